@@ -1,0 +1,100 @@
+// The elementwise pass, last stage of both directions:
+//   forward:  y  = (x - K) * SCALE + SHIFT
+//   backward: dx = dy * GRAD_DY + (x - K) * GRAD_X + GRAD_SHIFT
+// with per-feature constants from bn-finalize or bn-grad-finalize. Subtracting K
+// (a value of the feature) before scaling keeps the result exact far from zero.
+
+@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> x1: array<f32>;
+@group(0) @binding(3) var<storage, read> feature: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out4: array<vec4f>;
+@group(0) @binding(5) var<storage, read> dy4: array<vec4f>;
+@group(0) @binding(6) var<storage, read> dy1: array<f32>;
+
+override GRAD: bool = false;
+
+struct Coefficients {
+  pivot: vec4f,
+  dyScale: vec4f,
+  xScale: vec4f,
+  shift: vec4f,
+}
+
+fn gatherSection(section: u32, f: vec4u) -> vec4f {
+  let base = section * params.featureStride;
+  return vec4f(feature[base + f.x], feature[base + f.y], feature[base + f.z], feature[base + f.w]);
+}
+
+fn coefficients(f: vec4u) -> Coefficients {
+  if (GRAD) {
+    return Coefficients(gatherSection(PIVOT, f), gatherSection(GRAD_DY, f), gatherSection(GRAD_X, f), gatherSection(GRAD_SHIFT, f));
+  }
+  return Coefficients(gatherSection(PIVOT, f), vec4f(0.0), gatherSection(SCALE, f), gatherSection(SHIFT, f));
+}
+
+fn transform(k: Coefficients, x: vec4f, dy: vec4f) -> vec4f {
+  let out = fma(x - k.pivot, k.xScale, k.shift);
+  if (GRAD) {
+    return fma(dy, k.dyScale, out);
+  }
+  return out;
+}
+
+fn loadDy(i: u32) -> vec4f {
+  if (GRAD) { return dy4[i]; }
+  return vec4f(0.0);
+}
+
+fn loadTail(e: vec4u, valid: vec4<bool>) -> vec4f {
+  var v = vec4f(0.0);
+  for (var k = 0u; k < 4u; k++) {
+    if (valid[k]) { v[k] = x1[e[k]]; }
+  }
+  return v;
+}
+
+fn loadTailDy(e: vec4u, valid: vec4<bool>) -> vec4f {
+  var v = vec4f(0.0);
+  if (GRAD) {
+    for (var k = 0u; k < 4u; k++) {
+      if (valid[k]) { v[k] = dy1[e[k]]; }
+    }
+  }
+  return v;
+}
+
+// Any layout: each thread owns one vec4 lane of the repeating block, so its four
+// features, and their constants, are fixed for the whole loop.
+@compute @workgroup_size(WG_SIZE)
+fn apply_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                  @builtin(local_invocation_index) lid: u32) {
+  let wg = workgroupIndex(wid, nwg);
+  if (wg >= params.periodicWorkgroups) { return; }
+  let t = periodicThread(wg, lid);
+  if (!t.inRange) { return; }
+  let k = coefficients(laneFeatures(t.lane));
+  for (var b = t.firstBlock; b < t.endBlock; b += params.rowLanes) {
+    let i = b * params.lanes + t.lane;
+    out4[i] = transform(k, x4[i], loadDy(i));
+  }
+  if (t.ownsTail) {
+    // The output buffer is padded to whole vec4s; lanes past the data write padding.
+    let valid = tailMask(t.lane);
+    let e = vec4u(tailBase()) + laneOffsets(t.lane);
+    out4[params.blocks * params.lanes + t.lane] = transform(k, loadTail(e, valid), loadTailDy(e, valid));
+  }
+}
+
+// NCL and NCHW with inner % 4 == 0: a workgroup owns one feature and a chunk of it.
+@compute @workgroup_size(WG_SIZE)
+fn apply_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_index) lid: u32) {
+  let wg = workgroupIndex(wid, nwg);
+  if (wg >= params.planeWorkgroups) { return; }
+  let f = wg / params.planeChunks;
+  let k = coefficients(vec4u(f));
+  for (var c = planeStart(wg % params.planeChunks, lid); c.item < c.end; c = planeAdvance(c)) {
+    let i = planeIndex(c, f);
+    out4[i] = transform(k, x4[i], loadDy(i));
+  }
+}

@@ -1,0 +1,124 @@
+// Stage 1 of a training forward: per-feature moments, as partials.
+// Each workgroup reduces its share of the data to (count, mean, M2) per feature
+// position, all relative to one shift K per feature: the feature's first value.
+// Every workgroup uses the same K, so partial means stay small numbers, and
+// bn-finalize merges the partials with Chan's formula and adds K back last.
+
+@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> x1: array<f32>;
+@group(0) @binding(3) var<storage, read_write> partials: array<f32>;
+// [numBatchesTracked, numBatchesTracked + 1]: bn-finalize reads the second and
+// copies it into the first, so no dispatch both reads and writes one word.
+@group(0) @binding(4) var<storage, read_write> batches: array<u32>;
+
+override ALIGNED: bool = true;   // planes: inner % 4 == 0, so items are vec4
+
+var<workgroup> scratch: array<Moments, WG_SIZE>;
+
+fn countBatch(wg: u32, lid: u32) {
+  if (wg == 0u && lid == 0u) {
+    batches[1] = batches[0] + 1u;
+  }
+}
+
+// Merges the moments of the rowLanes threads that share a lane (lanesPerGroup
+// apart) in a fixed tree, so results are bit-identical from run to run.
+// Round s reads slots [s, 2s) and writes [0, s): no slot is read and written at once.
+fn mergeRowLanes(lid: u32, lanesPerGroup: u32, rowLanes: u32, own: Moments) -> Moments {
+  var m = own;
+  scratch[lid] = m;
+  let rowLane = lid / lanesPerGroup;
+  for (var s = rowLanes / 2u; s > 0u; s /= 2u) {
+    workgroupBarrier();
+    if (rowLane < s) {
+      m = chanMerge(m, scratch[lid + s * lanesPerGroup]);
+      scratch[lid] = m;
+    }
+  }
+  return m;
+}
+
+fn storeMoments(slot: u32, m: Moments, columns: u32) {
+  let section = params.partialChunks * params.slotsPerChunk;
+  for (var k = 0u; k < columns; k++) {
+    partials[slot + k] = m.n[k];
+    partials[section + slot + k] = m.mean[k];
+    partials[2u * section + slot + k] = m.m2[k];
+  }
+}
+
+fn loadTail(e: vec4u, valid: vec4<bool>) -> vec4f {
+  var v = vec4f(0.0);
+  for (var k = 0u; k < 4u; k++) {
+    if (valid[k]) { v[k] = x1[e[k]]; }
+  }
+  return v;
+}
+
+// NC and NHWC: each thread owns one vec4 lane (4 features) and walks down the rows.
+@compute @workgroup_size(WG_SIZE)
+fn stats_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_index) lid: u32) {
+  let wg = workgroupIndex(wid, nwg);
+  if (wg >= params.periodicWorkgroups) { return; }
+  countBatch(wg, lid);
+  let t = periodicThread(wg, lid);
+  var m = Moments(vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  if (t.inRange) {
+    let f = laneFeatures(t.lane);
+    let pivot = vec4f(x1[f.x * params.inner], x1[f.y * params.inner], x1[f.z * params.inner], x1[f.w * params.inner]);
+    var s1 = vec4f(0.0);
+    var s2 = vec4f(0.0);
+    var k = 0.0;
+    for (var b = t.firstBlock; b < t.endBlock; b += params.rowLanes) {
+      let d = x4[b * params.lanes + t.lane] - pivot;
+      s1 += d;
+      s2 = fma(d, d, s2);
+      k += 1.0;
+    }
+    m = momentsFromShiftedSums(vec4f(k), s1, s2);
+    if (t.ownsTail) {
+      let valid = tailMask(t.lane);
+      let d = select(vec4f(0.0), loadTail(vec4u(tailBase()) + laneOffsets(t.lane), valid) - pivot, valid);
+      m = chanMerge(m, momentsFromShiftedSums(select(vec4f(0.0), vec4f(1.0), valid), d, d * d));
+    }
+  }
+  m = mergeRowLanes(lid, params.lanesPerGroup, params.rowLanes, m);
+  if (t.inRange && t.rowLane == 0u) {
+    storeMoments(t.chunk * params.slotsPerChunk + 4u * t.lane, m, 4u);
+  }
+}
+
+fn loadItem(c: PlaneCursor, f: u32, pivot: f32) -> vec4f {
+  if (ALIGNED) {
+    return x4[planeIndex(c, f)];
+  }
+  // Scalar item in column x; the other columns see K itself and so add nothing.
+  return vec4f(x1[planeIndex(c, f)], pivot, pivot, pivot);
+}
+
+// NCL and NCHW: a workgroup owns one feature and a chunk of its values.
+@compute @workgroup_size(WG_SIZE)
+fn stats_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_index) lid: u32) {
+  let wg = workgroupIndex(wid, nwg);
+  if (wg >= params.planeWorkgroups) { return; }
+  countBatch(wg, lid);
+  let f = wg / params.planeChunks;
+  let chunk = wg % params.planeChunks;
+  let pivot = x1[f * params.inner];
+  var s1 = vec4f(0.0);
+  var s2 = vec4f(0.0);
+  var k = 0.0;
+  for (var c = planeStart(chunk, lid); c.item < c.end; c = planeAdvance(c)) {
+    let d = loadItem(c, f, pivot) - pivot;
+    s1 += d;
+    s2 = fma(d, d, s2);
+    k += 1.0;
+  }
+  let n = select(vec4f(k, 0.0, 0.0, 0.0), vec4f(k), ALIGNED);
+  let m = mergeRowLanes(lid, 1u, WG_SIZE, momentsFromShiftedSums(n, s1, s2));
+  if (lid == 0u) {
+    storeMoments(chunk * params.slotsPerChunk + f, mergeColumns(m), 1u);
+  }
+}

@@ -1,0 +1,179 @@
+// Shared by every batch-norm stage. The host concatenates this file in front of
+// each stage's source and fills `Params` field by field, by name: it parses this
+// struct (src/wgsl.ts), so the field list lives here and nowhere else.
+//
+// Canonical view: every tensor is [outer, C, inner], reduced over outer and inner,
+// m = outer * inner values per feature. Two traversals cover all layouts:
+//   periodic: the tensor repeats with period P = C * inner elements. A block of
+//     `repeat` periods is a whole number of vec4 "lanes"; lane q of every block
+//     holds the same 4 (feature, offset) pairs, so a thread that owns lane q loads
+//     its per-feature constants once and streams vec4s down the blocks.
+//     Used for inner = 1 (NC, NHWC) and for elementwise work when inner % 4 != 0.
+//   planes: a workgroup owns one feature and a chunk of its outer * groups items,
+//     an item being a vec4 along inner (inner % 4 == 0) or a scalar.
+struct Params {
+  outer: u32,
+  features: u32,
+  inner: u32,
+  count: f32,               // m = outer * inner, values per feature
+  eps: f32,
+  momentum: f32,
+  cumulative: u32,          // 1: momentum is null, average over all batches
+  featureStride: u32,       // C rounded up to 4: stride of the per-feature sections
+
+  // periodic traversal
+  period: u32,              // P = C * inner
+  repeat: u32,              // periods per block: 4 / gcd(P, 4)
+  lanes: u32,               // vec4 lanes per block: repeat * P / 4
+  blocks: u32,              // whole blocks: outer / repeat
+  tailLen: u32,             // elements of the last, partial block
+  lanesPerGroup: u32,       // lanes side by side in one workgroup (power of 2)
+  rowLanes: u32,            // WG_SIZE / lanesPerGroup threads down the blocks
+  laneGroups: u32,          // ceil(lanes / lanesPerGroup)
+  blocksPerChunk: u32,
+  periodicChunks: u32,
+  periodicWorkgroups: u32,  // laneGroups * periodicChunks
+
+  // planes traversal
+  groups: u32,              // items per inner run: inner / 4 (vec4) or inner (scalar)
+  itemsPerChunk: u32,
+  planeChunks: u32,         // chunks per feature
+  planeWorkgroups: u32,     // features * planeChunks
+
+  // partial results of the reduce stages, one slot per (chunk, position):
+  // feature f owns slots chunk * slotsPerChunk + j * features + f, j < slotRepeat
+  slotsPerChunk: u32,
+  slotRepeat: u32,
+  partialChunks: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+override WG_SIZE: u32 = 64u;
+
+// Per-feature sections of the `feature` buffer, each `featureStride` floats long.
+const PIVOT = 0u;        // K: a value of the feature taken from the data (or the running mean)
+const MEAN_DELTA = 1u;   // mean - K
+const INVSTD = 2u;
+const SCALE = 3u;        // forward: y = (x - K) * SCALE + SHIFT
+const SHIFT = 4u;
+const GRAD_DY = 5u;      // backward: dx = dy * GRAD_DY + (x - K) * GRAD_X + GRAD_SHIFT
+const GRAD_X = 6u;
+const GRAD_SHIFT = 7u;
+const FEATURE_SECTIONS = 8u;
+
+// Sections of the `partials` buffer: count, mean, M2 for statistics;
+// the backward pass uses the first two for sum(dy) and sum(dy * (x - mean)).
+const PARTIAL_SECTIONS = 3u;
+
+// Workgroups past 65535 are folded into a 2D grid; this is the linear index.
+fn workgroupIndex(wid: vec3u, nwg: vec3u) -> u32 {
+  return wid.x + wid.y * nwg.x;
+}
+
+// Running moments of 4 independent columns: count, mean, sum of squared deviations.
+struct Moments {
+  n: vec4f,
+  mean: vec4f,
+  m2: vec4f,
+}
+
+// Sums of d = x - K and d^2 turned into moments. Shifting by a K taken from the
+// data keeps d small, so s2 - s1 * mean cancels little; this costs only FMAs per
+// element, where Welford's update costs a division.
+fn momentsFromShiftedSums(n: vec4f, s1: vec4f, s2: vec4f) -> Moments {
+  let mean = select(vec4f(0.0), s1 / n, n > vec4f(0.0));
+  return Moments(n, mean, s2 - s1 * mean);
+}
+
+// Chan et al.'s pairwise merge: exact in exact arithmetic, stable in f32 because
+// it only ever combines deviations, never raw sums of squares.
+fn chanMerge(a: Moments, b: Moments) -> Moments {
+  let n = a.n + b.n;
+  let wb = select(vec4f(0.0), b.n / n, n > vec4f(0.0));
+  let delta = b.mean - a.mean;
+  return Moments(n, a.mean + delta * wb, a.m2 + b.m2 + delta * delta * a.n * wb);
+}
+
+// The four columns of one Moments, merged into column x.
+fn mergeColumns(a: Moments) -> Moments {
+  let lo = chanMerge(Moments(a.n.xxxx, a.mean.xxxx, a.m2.xxxx), Moments(a.n.yyyy, a.mean.yyyy, a.m2.yyyy));
+  let hi = chanMerge(Moments(a.n.zzzz, a.mean.zzzz, a.m2.zzzz), Moments(a.n.wwww, a.mean.wwww, a.m2.wwww));
+  return chanMerge(lo, hi);
+}
+
+// ---- periodic traversal -------------------------------------------------------
+
+struct PeriodicThread {
+  lane: u32,        // q: which vec4 of every block this thread owns
+  inRange: bool,     // q < lanes
+  rowLane: u32,     // position among the rowLanes threads sharing the lane
+  chunk: u32,
+  firstBlock: u32,  // first block of this thread
+  endBlock: u32,    // end of this thread's chunk (exclusive); step rowLanes
+  ownsTail: bool,   // this thread also handles lane q of the partial last block
+}
+
+fn periodicThread(wg: u32, lid: u32) -> PeriodicThread {
+  let laneGroup = wg % params.laneGroups;
+  let chunk = wg / params.laneGroups;
+  let lane = laneGroup * params.lanesPerGroup + lid % params.lanesPerGroup;
+  let rowLane = lid / params.lanesPerGroup;
+  let first = chunk * params.blocksPerChunk;
+  let end = min(first + params.blocksPerChunk, params.blocks);
+  let inRange = lane < params.lanes;
+  let ownsTail = inRange && rowLane == 0u && chunk + 1u == params.periodicChunks && 4u * lane < params.tailLen;
+  return PeriodicThread(lane, inRange, rowLane, chunk, first + rowLane, end, ownsTail);
+}
+
+// Element offsets of lane q's four values within a block.
+fn laneOffsets(lane: u32) -> vec4u {
+  return vec4u(4u * lane) + vec4u(0u, 1u, 2u, 3u);
+}
+
+// Which of lane q's four values exist in the partial last block.
+fn tailMask(lane: u32) -> vec4<bool> {
+  return laneOffsets(lane) < vec4u(params.tailLen);
+}
+
+// Index of the first element of the partial last block.
+fn tailBase() -> u32 {
+  return params.blocks * params.lanes * 4u;
+}
+
+// The feature of each of lane q's four values.
+fn laneFeatures(lane: u32) -> vec4u {
+  return (laneOffsets(lane) % vec4u(params.period)) / vec4u(params.inner);
+}
+
+// ---- planes traversal ---------------------------------------------------------
+
+// A thread's position among its feature's outer * groups items, advanced by
+// carrying instead of dividing (integer division is slow on CPU adapters).
+struct PlaneCursor {
+  item: u32,
+  end: u32,
+  o: u32,
+  g: u32,
+}
+
+fn planeStart(chunk: u32, lid: u32) -> PlaneCursor {
+  let first = chunk * params.itemsPerChunk;
+  let end = min(first + params.itemsPerChunk, params.outer * params.groups);
+  let item = first + lid;
+  return PlaneCursor(item, end, item / params.groups, item % params.groups);
+}
+
+fn planeAdvance(c: PlaneCursor) -> PlaneCursor {
+  var next = PlaneCursor(c.item + WG_SIZE, c.end, c.o + WG_SIZE / params.groups, c.g + WG_SIZE % params.groups);
+  if (next.g >= params.groups) {
+    next.g -= params.groups;
+    next.o += 1u;
+  }
+  return next;
+}
+
+// Index of item (o, g) of feature f in units of items (vec4 or scalar).
+fn planeIndex(c: PlaneCursor, f: u32) -> u32 {
+  return (c.o * params.features + f) * params.groups + c.g;
+}

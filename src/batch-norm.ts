@@ -1,0 +1,328 @@
+import type { CanonicalView, Layout } from './layout.js';
+import { pipelinesFor, type DevicePipelines } from './pipelines.js';
+import { defaultTuning, featureStride, outputUsage, Plan, type ModuleBuffers, type StatisticsMode, type Tuning } from './plan.js';
+import {
+  BatchNormError,
+  checkArray,
+  checkBatchStatistics,
+  checkBoolean,
+  checkCount,
+  checkEps,
+  checkLayout,
+  checkMomentum,
+  checkPositiveInteger,
+  checkShape,
+  checkTensorBuffer,
+  fail,
+} from './validate.js';
+import { FEATURE_SECTIONS } from './wgsl.js';
+
+export interface BatchNormOptions {
+  numFeatures: number;
+  layout: Layout;
+  /** Added to the variance before the square root. Default 1e-5. */
+  eps?: number;
+  /** Weight of the new batch in the running statistics; null for a cumulative average. Default 0.1. */
+  momentum?: number | null;
+  /** Learnable gamma (scale) and beta (shift). Default true. */
+  affine?: boolean;
+  /** Keep running statistics for eval. Default true; when false, batch statistics are used in eval too. */
+  trackRunningStats?: boolean;
+  /** Workgroup sizing; defaults depend on the adapter (CPU or GPU). */
+  tuning?: Partial<Tuning>;
+}
+
+export interface BatchNormState {
+  gamma: Float32Array | null;
+  beta: Float32Array | null;
+  runningMean: Float32Array | null;
+  runningVar: Float32Array | null;
+  numBatchesTracked: number | null;
+}
+
+export interface Gradients<T> {
+  dx: T;
+  /** null when affine is false */
+  dgamma: T | null;
+  dbeta: T | null;
+}
+
+interface LastForward {
+  plan: Plan;
+  x: GPUBuffer;
+  shape: number[];
+  batchStatistics: boolean;
+}
+
+/**
+ * Batch normalization over the feature dimension, with PyTorch's nn.BatchNorm semantics.
+ * GPU-resident (`forward`, `backward`: GPUBuffer in and out) or on typed arrays
+ * (`forwardArray`, `backwardArray`). Buffers it returns are its own and are reused by
+ * the next call with the same shape.
+ */
+export class BatchNorm {
+  readonly numFeatures: number;
+  readonly layout: Layout;
+  readonly eps: number;
+  readonly momentum: number | null;
+  readonly affine: boolean;
+  readonly trackRunningStats: boolean;
+  readonly tuning: Tuning;
+  /** Like PyTorch's train() / eval(): batch statistics in training, running statistics in eval. */
+  training = true;
+
+  private readonly pipelines: DevicePipelines;
+  private readonly buffers: ModuleBuffers;
+  private readonly plans = new Map<string, Plan>();
+  private last?: LastForward;
+  private destroyed = false;
+  private readonly ownBuffers: GPUBuffer[] = [];
+  private readonly uploads = new Map<string, GPUBuffer>();
+  private readonly readbacks = new Map<number, GPUBuffer[]>();
+
+  constructor(
+    readonly device: GPUDevice,
+    options: BatchNormOptions,
+  ) {
+    if (!options || typeof options !== 'object') fail(`options must be an object with numFeatures and layout, got ${String(options)}`);
+    this.numFeatures = checkPositiveInteger('numFeatures', options.numFeatures);
+    this.layout = checkLayout(options.layout);
+    this.eps = checkEps(options.eps ?? 1e-5);
+    this.momentum = checkMomentum(options.momentum === undefined ? 0.1 : options.momentum);
+    this.affine = checkBoolean('affine', options.affine ?? true);
+    this.trackRunningStats = checkBoolean('trackRunningStats', options.trackRunningStats ?? true);
+    this.tuning = { ...defaultTuning(device), ...options.tuning };
+    const wg = this.tuning.workgroupSize;
+    if (!Number.isInteger(wg) || wg < 1 || (wg & (wg - 1)) !== 0 || wg > device.limits.maxComputeInvocationsPerWorkgroup) {
+      fail(`tuning.workgroupSize must be a power of 2 up to ${device.limits.maxComputeInvocationsPerWorkgroup}, got ${wg}`);
+    }
+    checkPositiveInteger('tuning.targetWorkgroups', this.tuning.targetWorkgroups);
+    checkPositiveInteger('tuning.minItemsPerThread', this.tuning.minItemsPerThread);
+
+    this.pipelines = pipelinesFor(device);
+    const c = this.numFeatures;
+    const STORAGE = outputUsage();
+    this.buffers = {
+      gamma: this.createBuffer('gamma', c * 4, STORAGE, new Float32Array(c).fill(1)),
+      beta: this.createBuffer('beta', c * 4, STORAGE, new Float32Array(c)),
+      runningMean: this.createBuffer('running mean', c * 4, STORAGE, new Float32Array(c)),
+      runningVar: this.createBuffer('running var', c * 4, STORAGE, new Float32Array(c).fill(1)),
+      batches: this.createBuffer('num batches tracked', 8, STORAGE, new Uint32Array(2)),
+      feature: this.createBuffer('per-feature constants', FEATURE_SECTIONS * featureStride(c) * 4, GPUBufferUsage.STORAGE),
+      gradGamma: this.createBuffer('dgamma', c * 4, STORAGE),
+      gradBeta: this.createBuffer('dbeta', c * 4, STORAGE),
+      pad: this.createBuffer('pad', 16, GPUBufferUsage.STORAGE),
+    };
+  }
+
+  private get name() {
+    return `batchnorm[${this.numFeatures} ${this.layout}]`;
+  }
+
+  private createBuffer(name: string, size: number, usage: GPUBufferUsageFlags, data?: ArrayBufferView<ArrayBuffer>): GPUBuffer {
+    const buffer = this.device.createBuffer({ label: `${this.name} ${name}`, size: Math.max(4, size), usage });
+    if (data) this.device.queue.writeBuffer(buffer, 0, data);
+    this.ownBuffers.push(buffer);
+    return buffer;
+  }
+
+  private assertAlive(call: string) {
+    if (this.destroyed) fail(`${call}() called after destroy()`);
+  }
+
+  /** Normalizes with batch statistics (updating the running ones) in training, running statistics in eval. */
+  private statisticsMode(): StatisticsMode {
+    if (!this.trackRunningStats) return 'batch';
+    return this.training ? 'batch-and-running' : 'running';
+  }
+
+  private checkInput(shape: unknown): { view: CanonicalView; shape: number[]; mode: StatisticsMode } {
+    const view = checkShape(shape, this.layout, this.numFeatures, this.device.limits);
+    const mode = this.statisticsMode();
+    if (mode !== 'running') checkBatchStatistics(shape as number[], view);
+    return { view, shape: [...(shape as number[])], mode };
+  }
+
+  private plan(shape: number[], view: CanonicalView): Plan {
+    const key = shape.join('x');
+    let plan = this.plans.get(key);
+    if (!plan) {
+      plan = new Plan(this.device, this.pipelines, view, `${this.name} [${shape.join(',')}]`, this.tuning,
+        { eps: this.eps, momentum: this.momentum }, this.buffers);
+      this.plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  private run(encoder: GPUCommandEncoder | undefined, label: string, record: (pass: GPUComputePassEncoder) => void) {
+    const enc = encoder ?? this.device.createCommandEncoder({ label: `${this.name} ${label}` });
+    const pass = enc.beginComputePass({ label: `${this.name} ${label}` });
+    record(pass);
+    pass.end();
+    if (!encoder) this.device.queue.submit([enc.finish()]);
+  }
+
+  /**
+   * y = (x - mean) / sqrt(var + eps) * gamma + beta over a GPU buffer of f32 in this layout.
+   * Recorded into `encoder` when given (the caller submits), else submitted at once.
+   * x must stay unchanged until backward() if one follows.
+   */
+  forward(x: GPUBuffer, shape: readonly number[], encoder?: GPUCommandEncoder): GPUBuffer {
+    this.assertAlive('forward');
+    const input = this.checkInput(shape);
+    checkTensorBuffer('x', x, input.view);
+    if (x === this.plans.get(input.shape.join('x'))?.y) fail('x is the y buffer this forward() writes; copy it first');
+    const plan = this.plan(input.shape, input.view);
+    this.run(encoder, 'forward', (pass) => plan.encodeForward(pass, x, input.mode));
+    this.last = { plan, x, shape: input.shape, batchStatistics: input.mode !== 'running' };
+    return plan.y;
+  }
+
+  /** Gradients for the last forward(): dx, and dgamma and dbeta when affine. */
+  backward(dy: GPUBuffer, encoder?: GPUCommandEncoder): Gradients<GPUBuffer> {
+    this.assertAlive('backward');
+    const last = this.last ?? fail('backward() called before any forward()');
+    checkTensorBuffer('dy', dy, last.plan.view);
+    if (dy === last.plan.dx || dy === this.buffers.gradGamma || dy === this.buffers.gradBeta) {
+      fail('dy is a buffer this backward() writes; copy it first');
+    }
+    if (last.x === last.plan.dx) fail('x of the last forward() is the dx buffer this backward() writes; copy it first');
+    this.run(encoder, 'backward', (pass) => last.plan.encodeBackward(pass, last.x, dy, last.batchStatistics));
+    return {
+      dx: last.plan.dx,
+      dgamma: this.affine ? this.buffers.gradGamma : null,
+      dbeta: this.affine ? this.buffers.gradBeta : null,
+    };
+  }
+
+  /** forward() on a typed array: uploads x, runs, and reads y back. */
+  async forwardArray(x: Float32Array, shape: readonly number[]): Promise<Float32Array> {
+    this.assertAlive('forwardArray');
+    const input = this.checkInput(shape);
+    const data = checkArray('x', x, input.view.size);
+    const plan = this.plan(input.shape, input.view);
+    const upload = this.uploadBuffer(plan, 'x');
+    this.device.queue.writeBuffer(upload, 0, data);
+    const encoder = this.device.createCommandEncoder({ label: `${this.name} forwardArray` });
+    const y = this.forward(upload, input.shape, encoder);
+    const [out] = await this.readBack(encoder, [{ buffer: y, floats: input.view.size }]);
+    return out;
+  }
+
+  /** backward() on a typed array, for the last forward() or forwardArray(). */
+  async backwardArray(dy: Float32Array): Promise<Gradients<Float32Array>> {
+    this.assertAlive('backwardArray');
+    const last = this.last ?? fail('backwardArray() called before any forward()');
+    const data = checkArray('dy', dy, last.plan.view.size);
+    const upload = this.uploadBuffer(last.plan, 'dy');
+    this.device.queue.writeBuffer(upload, 0, data);
+    const encoder = this.device.createCommandEncoder({ label: `${this.name} backwardArray` });
+    const g = this.backward(upload, encoder);
+    const c = this.numFeatures;
+    const [dx, dgamma, dbeta] = await this.readBack(encoder, [
+      { buffer: g.dx, floats: last.plan.view.size },
+      { buffer: this.buffers.gradGamma, floats: c },
+      { buffer: this.buffers.gradBeta, floats: c },
+    ]);
+    return { dx, dgamma: this.affine ? dgamma : null, dbeta: this.affine ? dbeta : null };
+  }
+
+  /** Reads gamma, beta and the running statistics back; null where PyTorch has None. */
+  async getState(): Promise<BatchNormState> {
+    this.assertAlive('getState');
+    const b = this.buffers;
+    const c = this.numFeatures;
+    const encoder = this.device.createCommandEncoder({ label: `${this.name} getState` });
+    const [gamma, beta, runningMean, runningVar, batches] = await this.readBack(encoder, [
+      { buffer: b.gamma, floats: c },
+      { buffer: b.beta, floats: c },
+      { buffer: b.runningMean, floats: c },
+      { buffer: b.runningVar, floats: c },
+      { buffer: b.batches, floats: 1 },
+    ]);
+    return {
+      gamma: this.affine ? gamma : null,
+      beta: this.affine ? beta : null,
+      runningMean: this.trackRunningStats ? runningMean : null,
+      runningVar: this.trackRunningStats ? runningVar : null,
+      numBatchesTracked: this.trackRunningStats ? new Uint32Array(batches.buffer, 0, 1)[0] : null,
+    };
+  }
+
+  /** Sets any of gamma, beta, the running statistics and numBatchesTracked; all are checked before any is written. */
+  setState(state: Partial<BatchNormState>): void {
+    this.assertAlive('setState');
+    if (!state || typeof state !== 'object') fail(`setState() takes an object, got ${String(state)}`);
+    const c = this.numFeatures;
+    const writes: [GPUBuffer, ArrayBufferView<ArrayBuffer>][] = [];
+    const known = ['gamma', 'beta', 'runningMean', 'runningVar', 'numBatchesTracked'];
+    const unknown = Object.keys(state).filter((k) => !known.includes(k));
+    if (unknown.length) fail(`setState(): unknown field ${unknown.join(', ')}; expected ${known.join(', ')}`);
+    for (const [key, buffer, enabled, option] of [
+      ['gamma', this.buffers.gamma, this.affine, 'affine'],
+      ['beta', this.buffers.beta, this.affine, 'affine'],
+      ['runningMean', this.buffers.runningMean, this.trackRunningStats, 'trackRunningStats'],
+      ['runningVar', this.buffers.runningVar, this.trackRunningStats, 'trackRunningStats'],
+    ] as const) {
+      const value = state[key];
+      if (value === undefined || value === null) continue;
+      if (!enabled) fail(`setState(): ${key} is not kept when ${option} is false`);
+      writes.push([buffer, checkArray(key, value, c)]);
+    }
+    if (state.numBatchesTracked !== undefined && state.numBatchesTracked !== null) {
+      if (!this.trackRunningStats) fail('setState(): numBatchesTracked is not kept when trackRunningStats is false');
+      writes.push([this.buffers.batches, new Uint32Array([checkCount('numBatchesTracked', state.numBatchesTracked)])]);
+    }
+    for (const [buffer, data] of writes) this.device.queue.writeBuffer(buffer, 0, data);
+  }
+
+  /** Destroys the buffers this BatchNorm created; never the device or the caller's buffers. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const plan of this.plans.values()) plan.destroy();
+    for (const b of this.ownBuffers) b.destroy();
+    this.plans.clear();
+    this.uploads.clear();
+    this.readbacks.clear();
+    this.last = undefined;
+  }
+
+  /** A plan's upload buffer for x or dy, created with the plan's first typed-array call. */
+  private uploadBuffer(plan: Plan, name: 'x' | 'dy'): GPUBuffer {
+    const key = `${plan.label} ${name}`;
+    let buffer = this.uploads.get(key);
+    if (!buffer) {
+      buffer = plan.buffer(`${name} upload`, plan.view.size * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+      this.uploads.set(key, buffer);
+    }
+    return buffer;
+  }
+
+  /**
+   * Copies the given buffers into one mappable buffer, submits, and returns their contents.
+   * The GPU work is recorded at call time, in call order; only the map waits. Mappable
+   * buffers come from a free list, so calls that overlap each get their own.
+   */
+  private async readBack(encoder: GPUCommandEncoder, parts: { buffer: GPUBuffer; floats: number }[]): Promise<Float32Array[]> {
+    const offsets: number[] = [];
+    let total = 0;
+    for (const p of parts) {
+      offsets.push(total);
+      total += Math.ceil((p.floats * 4) / 16) * 16;
+    }
+    let free = this.readbacks.get(total);
+    if (!free) this.readbacks.set(total, (free = []));
+    const readback = free.pop() ?? this.createBuffer(`readback ${total}`, total, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    parts.forEach((p, i) => encoder.copyBufferToBuffer(p.buffer, 0, readback, offsets[i], p.floats * 4));
+    this.device.queue.submit([encoder.finish()]);
+    await readback.mapAsync(GPUMapMode.READ, 0, total);
+    const bytes = readback.getMappedRange(0, total);
+    const out = parts.map((p, i) => new Float32Array(bytes.slice(offsets[i], offsets[i] + p.floats * 4)));
+    readback.unmap();
+    free.push(readback);
+    return out;
+  }
+}
+
+export { BatchNormError };

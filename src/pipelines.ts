@@ -1,0 +1,85 @@
+// Shader modules, bind-group layouts and pipelines, created once per device.
+import { parseBindings, stageSources, type Binding, type StageName } from './wgsl.js';
+
+interface Stage {
+  bindings: Binding[];
+  layout: GPUBindGroupLayout;
+  pipelineLayout: GPUPipelineLayout;
+  module: GPUShaderModule;
+}
+
+export type Constants = Record<string, number | boolean>;
+
+export class DevicePipelines {
+  private readonly stages = new Map<StageName, Stage>();
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+
+  constructor(readonly device: GPUDevice) {}
+
+  stage(name: StageName): Stage {
+    let stage = this.stages.get(name);
+    if (!stage) {
+      const source = stageSources[name];
+      const bindings = parseBindings(source);
+      const layout = this.device.createBindGroupLayout({
+        label: `batchnorm ${name} layout`,
+        entries: bindings.map(({ binding, kind }) => ({
+          binding,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: kind },
+        })),
+      });
+      stage = {
+        bindings,
+        layout,
+        pipelineLayout: this.device.createPipelineLayout({ label: `batchnorm ${name}`, bindGroupLayouts: [layout] }),
+        module: this.device.createShaderModule({ label: `batchnorm ${name}`, code: source }),
+      };
+      this.stages.set(name, stage);
+    }
+    return stage;
+  }
+
+  /** The pipeline for one entry point of a stage, specialized by override constants. */
+  pipeline(name: StageName, entryPoint: string, constants: Constants): GPUComputePipeline {
+    const key = `${name}/${entryPoint}/${JSON.stringify(constants)}`;
+    let pipeline = this.pipelines.get(key);
+    if (!pipeline) {
+      const stage = this.stage(name);
+      const numeric = Object.fromEntries(Object.entries(constants).map(([k, v]) => [k, Number(v)]));
+      pipeline = this.device.createComputePipeline({
+        label: `batchnorm ${key}`,
+        layout: stage.pipelineLayout,
+        compute: { module: stage.module, entryPoint, constants: numeric },
+      });
+      this.pipelines.set(key, pipeline);
+    }
+    return pipeline;
+  }
+
+  /** A bind group for a stage, its resources named as in the WGSL source. */
+  bindGroup(name: StageName, label: string, resources: Record<string, GPUBufferBinding>): GPUBindGroup {
+    const stage = this.stage(name);
+    const missing = stage.bindings.filter((b) => !(b.name in resources)).map((b) => b.name);
+    const extra = Object.keys(resources).filter((k) => !stage.bindings.some((b) => b.name === k));
+    if (missing.length || extra.length) {
+      throw new Error(`bind group ${label}: missing [${missing.join(', ')}], unknown [${extra.join(', ')}]`);
+    }
+    return this.device.createBindGroup({
+      label,
+      layout: stage.layout,
+      entries: stage.bindings.map((b) => ({ binding: b.binding, resource: resources[b.name] })),
+    });
+  }
+}
+
+const cache = new WeakMap<GPUDevice, DevicePipelines>();
+
+export function pipelinesFor(device: GPUDevice): DevicePipelines {
+  let p = cache.get(device);
+  if (!p) {
+    p = new DevicePipelines(device);
+    cache.set(device, p);
+  }
+  return p;
+}

@@ -1,0 +1,339 @@
+// A plan is everything one input shape needs: how the work is split into
+// workgroups, the uniform buffer, scratch and output buffers, and the bind
+// groups. It is built on the first call with a shape and reused after that, so a
+// steady training loop creates no GPU objects.
+import type { CanonicalView } from './layout.js';
+import type { DevicePipelines } from './pipelines.js';
+import { PARTIAL_SECTIONS, packParams, parseConst, stageSources } from './wgsl.js';
+
+export interface Tuning {
+  /** Threads per workgroup, a power of 2. */
+  workgroupSize: number;
+  /** Workgroups a reduce or elementwise dispatch aims for: enough to keep the adapter busy. */
+  targetWorkgroups: number;
+  /** Items (vec4 or scalar loads) each thread should stream at least before more workgroups pay off. */
+  minItemsPerThread: number;
+}
+
+/** CPU adapters (SwiftShader) run each workgroup as a task on a few cores: few, long workgroups win. */
+export const CPU_TUNING: Tuning = { workgroupSize: 64, targetWorkgroups: 32, minItemsPerThread: 16 };
+/** GPUs need tens of thousands of threads in flight to saturate memory. */
+export const GPU_TUNING: Tuning = { workgroupSize: 256, targetWorkgroups: 1024, minItemsPerThread: 4 };
+
+export function isCpuAdapter(info: GPUAdapterInfo | undefined): boolean {
+  if (!info) return false;
+  return info.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|warp/i.test(`${info.architecture} ${info.description}`);
+}
+
+export function defaultTuning(device: GPUDevice): Tuning {
+  return isCpuAdapter(device.adapterInfo) ? CPU_TUNING : GPU_TUNING;
+}
+
+/** How a shape is split into workgroups, and the shape fields of Params. */
+export interface Partition {
+  /** Reduce traversal: lanes across features (inner = 1) or one feature per workgroup. */
+  reduce: 'rows' | 'planes';
+  /** Elementwise traversal: periodic lanes, or per feature when inner runs are whole vec4s. */
+  apply: 'periodic' | 'planes';
+  /** Plane items are vec4 (inner % 4 == 0) rather than scalars. */
+  aligned: boolean;
+  fields: Record<string, number>;
+  periodicWorkgroups: number;
+  planeWorkgroups: number;
+  featureWorkgroups: number;
+  partialFloats: number;
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+const nextPow2 = (v: number) => 2 ** Math.ceil(Math.log2(Math.max(1, v)));
+
+/** Splits `total` items into at most `wanted` chunks of at least `minPerChunk`; returns [chunks, perChunk]. */
+function split(total: number, wanted: number, minPerChunk: number): [number, number] {
+  const chunks = Math.max(1, Math.min(wanted, Math.floor(total / minPerChunk)));
+  const perChunk = Math.max(1, Math.ceil(total / chunks));
+  return [Math.max(1, Math.ceil(total / perChunk)), perChunk];
+}
+
+export function partition(view: CanonicalView, tuning: Tuning): Partition {
+  const { outer, features, inner } = view;
+  const wg = tuning.workgroupSize;
+  const aligned = inner % 4 === 0;
+
+  // periodic: blocks of `repeat` periods are whole vec4s, lane q always sees the same 4 features
+  const period = features * inner;
+  const repeat = 4 / gcd(period, 4);
+  const lanes = (repeat * period) / 4;
+  const blocks = Math.floor(outer / repeat);
+  const lanesPerGroup = Math.min(wg, nextPow2(lanes));
+  const rowLanes = wg / lanesPerGroup;
+  const laneGroups = Math.ceil(lanes / lanesPerGroup);
+  const [periodicChunks, blocksPerChunk] = split(
+    blocks,
+    Math.ceil(tuning.targetWorkgroups / laneGroups),
+    rowLanes * tuning.minItemsPerThread,
+  );
+
+  // planes: a workgroup per (feature, chunk of its outer * groups items)
+  const groups = aligned ? inner / 4 : inner;
+  const [planeChunks, itemsPerChunk] = split(
+    outer * groups,
+    Math.ceil(tuning.targetWorkgroups / features),
+    wg * tuning.minItemsPerThread,
+  );
+
+  const reduce = inner === 1 ? 'rows' : 'planes';
+  const slots =
+    reduce === 'rows'
+      ? { slotsPerChunk: 4 * lanes, slotRepeat: repeat, partialChunks: periodicChunks }
+      : { slotsPerChunk: features, slotRepeat: 1, partialChunks: planeChunks };
+  return {
+    reduce,
+    apply: inner === 1 || !aligned ? 'periodic' : 'planes',
+    aligned,
+    fields: {
+      outer,
+      features,
+      inner,
+      count: view.count,
+      featureStride: featureStride(features),
+      period,
+      repeat,
+      lanes,
+      blocks,
+      tailLen: (outer - blocks * repeat) * period,
+      lanesPerGroup,
+      rowLanes,
+      laneGroups,
+      blocksPerChunk,
+      periodicChunks,
+      periodicWorkgroups: laneGroups * periodicChunks,
+      groups,
+      itemsPerChunk,
+      planeChunks,
+      planeWorkgroups: features * planeChunks,
+      ...slots,
+    },
+    periodicWorkgroups: laneGroups * periodicChunks,
+    planeWorkgroups: features * planeChunks,
+    featureWorkgroups: Math.ceil(features / wg),
+    partialFloats: PARTIAL_SECTIONS * slots.partialChunks * slots.slotsPerChunk,
+  };
+}
+
+/** Per-feature sections are C rounded up to 4 floats apart. */
+export const featureStride = (features: number) => Math.ceil(features / 4) * 4;
+
+/** Workgroup counts past the per-dimension limit fold into a 2D grid. */
+export function dispatchSize(workgroups: number, maxPerDimension: number): [number, number] {
+  const y = Math.ceil(workgroups / maxPerDimension);
+  return [Math.ceil(workgroups / y), y];
+}
+
+const FINALIZE = {
+  BATCH: parseConst(stageSources.finalize, 'BATCH'),
+  BATCH_AND_RUNNING: parseConst(stageSources.finalize, 'BATCH_AND_RUNNING'),
+  RUNNING: parseConst(stageSources.finalize, 'RUNNING'),
+};
+const GRAD_FINALIZE = {
+  BATCH: parseConst(stageSources.gradFinalize, 'BATCH'),
+  RUNNING: parseConst(stageSources.gradFinalize, 'RUNNING'),
+};
+
+/** Which statistics a forward normalizes with, and whether it updates the running ones. */
+export type StatisticsMode = 'batch' | 'batch-and-running' | 'running';
+
+/** Buffers owned by a BatchNorm, shared by all its plans. */
+export interface ModuleBuffers {
+  gamma: GPUBuffer;
+  beta: GPUBuffer;
+  runningMean: GPUBuffer;
+  runningVar: GPUBuffer;
+  /** u32 [numBatchesTracked, scratch] */
+  batches: GPUBuffer;
+  /** FEATURE_SECTIONS sections of per-feature constants */
+  feature: GPUBuffer;
+  gradGamma: GPUBuffer;
+  gradBeta: GPUBuffer;
+  /** 16 bytes, bound as the vec4 view of tensors smaller than one vec4 */
+  pad: GPUBuffer;
+}
+
+export interface Options {
+  eps: number;
+  momentum: number | null;
+}
+
+export class Plan {
+  readonly partition: Partition;
+  readonly params: GPUBuffer;
+  readonly partials: GPUBuffer;
+  readonly y: GPUBuffer;
+  private dxBuffer?: GPUBuffer;
+  private readonly created: GPUBuffer[] = [];
+  private readonly forwardGroups = new WeakMap<GPUBuffer, GPUBindGroup[]>();
+  private readonly backwardGroups = new WeakMap<GPUBuffer, WeakMap<GPUBuffer, GPUBindGroup[]>>();
+  private readonly dims: { periodic: [number, number]; planes: [number, number]; features: [number, number] };
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly pipelines: DevicePipelines,
+    readonly view: CanonicalView,
+    readonly label: string,
+    readonly tuning: Tuning,
+    options: Options,
+    private readonly buffers: ModuleBuffers,
+  ) {
+    this.partition = partition(view, tuning);
+    const max = device.limits.maxComputeWorkgroupsPerDimension;
+    this.dims = {
+      periodic: dispatchSize(this.partition.periodicWorkgroups, max),
+      planes: dispatchSize(this.partition.planeWorkgroups, max),
+      features: dispatchSize(this.partition.featureWorkgroups, max),
+    };
+    const bytes = packParams({
+      ...this.partition.fields,
+      eps: options.eps,
+      momentum: options.momentum ?? 0,
+      cumulative: options.momentum === null ? 1 : 0,
+    });
+    this.params = this.buffer('params', bytes.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    device.queue.writeBuffer(this.params, 0, bytes);
+    this.partials = this.buffer('partials', this.partition.partialFloats * 4, GPUBufferUsage.STORAGE);
+    this.y = this.buffer('y', paddedBytes(view.size), outputUsage());
+  }
+
+  /** The dx output, created with the first backward. */
+  get dx(): GPUBuffer {
+    this.dxBuffer ??= this.buffer('dx', paddedBytes(this.view.size), outputUsage());
+    return this.dxBuffer;
+  }
+
+  /** Whether a buffer is one this plan writes. */
+  owns(buffer: GPUBuffer): boolean {
+    return buffer === this.y || buffer === this.dxBuffer;
+  }
+
+  buffer(name: string, size: number, usage: GPUBufferUsageFlags): GPUBuffer {
+    const b = this.device.createBuffer({ label: `${this.label} ${name}`, size: Math.max(size, 16), usage });
+    this.created.push(b);
+    return b;
+  }
+
+  private constants(extra: Record<string, number | boolean> = {}) {
+    return { WG_SIZE: this.tuning.workgroupSize, ...extra };
+  }
+
+  /** The vec4 and scalar views of a tensor buffer. */
+  private views(buffer: GPUBuffer, prefix: string): Record<string, GPUBufferBinding> {
+    const vecBytes = Math.floor(this.view.size / 4) * 16;
+    return {
+      [`${prefix}4`]: vecBytes > 0 ? { buffer, size: vecBytes } : { buffer: this.buffers.pad },
+      [`${prefix}1`]: { buffer, size: this.view.size * 4 },
+    };
+  }
+
+  private forwardBindGroups(x: GPUBuffer): GPUBindGroup[] {
+    let groups = this.forwardGroups.get(x);
+    if (!groups) {
+      const b = this.buffers;
+      const params = { buffer: this.params };
+      const xv = this.views(x, 'x');
+      groups = [
+        this.pipelines.bindGroup('stats', `${this.label} stats`, {
+          params, ...xv, partials: { buffer: this.partials }, batches: { buffer: b.batches },
+        }),
+        this.pipelines.bindGroup('finalize', `${this.label} finalize`, {
+          params, x1: xv.x1, partials: { buffer: this.partials }, feature: { buffer: b.feature },
+          gamma: { buffer: b.gamma }, beta: { buffer: b.beta }, runningMean: { buffer: b.runningMean },
+          runningVar: { buffer: b.runningVar }, batches: { buffer: b.batches },
+        }),
+        this.pipelines.bindGroup('apply', `${this.label} apply`, {
+          params, ...xv, feature: { buffer: b.feature }, out4: { buffer: this.y },
+          // forward reads no dy; x stands in so the layout is complete
+          dy4: xv.x4, dy1: xv.x1,
+        }),
+      ];
+      this.forwardGroups.set(x, groups);
+    }
+    return groups;
+  }
+
+  private backwardBindGroups(x: GPUBuffer, dy: GPUBuffer): GPUBindGroup[] {
+    let byDy = this.backwardGroups.get(x);
+    if (!byDy) {
+      byDy = new WeakMap();
+      this.backwardGroups.set(x, byDy);
+    }
+    let groups = byDy.get(dy);
+    if (!groups) {
+      const b = this.buffers;
+      const params = { buffer: this.params };
+      const xv = this.views(x, 'x');
+      const dyv = this.views(dy, 'dy');
+      groups = [
+        this.pipelines.bindGroup('gradReduce', `${this.label} grad reduce`, {
+          params, ...xv, ...dyv, feature: { buffer: b.feature }, partials: { buffer: this.partials },
+        }),
+        this.pipelines.bindGroup('gradFinalize', `${this.label} grad finalize`, {
+          params, partials: { buffer: this.partials }, feature: { buffer: b.feature }, gamma: { buffer: b.gamma },
+          gradGamma: { buffer: b.gradGamma }, gradBeta: { buffer: b.gradBeta },
+        }),
+        this.pipelines.bindGroup('apply', `${this.label} grad input`, {
+          params, ...xv, ...dyv, feature: { buffer: b.feature }, out4: { buffer: this.dx },
+        }),
+      ];
+      byDy.set(dy, groups);
+    }
+    return groups;
+  }
+
+  /** Records a forward pass: 3 dispatches with batch statistics, 2 with running ones. */
+  encodeForward(pass: GPUComputePassEncoder, x: GPUBuffer, mode: StatisticsMode): void {
+    const [stats, finalize, apply] = this.forwardBindGroups(x);
+    const p = this.partition;
+    if (mode !== 'running') {
+      const rows = p.reduce === 'rows';
+      this.dispatch(pass, this.pipelines.pipeline('stats', rows ? 'stats_rows' : 'stats_planes', this.constants({ ALIGNED: p.aligned })),
+        stats, rows ? this.dims.periodic : this.dims.planes);
+    }
+    const finalizeMode = { batch: FINALIZE.BATCH, 'batch-and-running': FINALIZE.BATCH_AND_RUNNING, running: FINALIZE.RUNNING }[mode];
+    this.dispatch(pass, this.pipelines.pipeline('finalize', 'finalize', this.constants({ MODE: finalizeMode })), finalize, this.dims.features);
+    this.encodeApply(pass, apply, false);
+  }
+
+  /** Records a backward pass for a forward over x: 3 dispatches. */
+  encodeBackward(pass: GPUComputePassEncoder, x: GPUBuffer, dy: GPUBuffer, batchStatistics: boolean): void {
+    const [reduce, finalize, apply] = this.backwardBindGroups(x, dy);
+    const p = this.partition;
+    const rows = p.reduce === 'rows';
+    this.dispatch(pass, this.pipelines.pipeline('gradReduce', rows ? 'grad_rows' : 'grad_planes', this.constants({ ALIGNED: p.aligned })),
+      reduce, rows ? this.dims.periodic : this.dims.planes);
+    const mode = batchStatistics ? GRAD_FINALIZE.BATCH : GRAD_FINALIZE.RUNNING;
+    this.dispatch(pass, this.pipelines.pipeline('gradFinalize', 'grad_finalize', this.constants({ MODE: mode })), finalize, this.dims.features);
+    this.encodeApply(pass, apply, true);
+  }
+
+  private encodeApply(pass: GPUComputePassEncoder, group: GPUBindGroup, grad: boolean): void {
+    const periodic = this.partition.apply === 'periodic';
+    const pipeline = this.pipelines.pipeline('apply', periodic ? 'apply_periodic' : 'apply_planes', this.constants({ GRAD: grad }));
+    this.dispatch(pass, pipeline, group, periodic ? this.dims.periodic : this.dims.planes);
+  }
+
+  private dispatch(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, group: GPUBindGroup, [x, y]: [number, number]) {
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(x, y);
+  }
+
+  destroy(): void {
+    for (const b of this.created) b.destroy();
+    this.created.length = 0;
+  }
+}
+
+/** Usage of the buffers handed to callers: bindable, copyable. (A function: WebGPU's globals may load after this module.) */
+export const outputUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** Output buffers are whole vec4s, so the last partial vec4 can be written as one. */
+export const paddedBytes = (elements: number) => Math.ceil(elements / 4) * 16;
+

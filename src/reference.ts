@@ -1,0 +1,167 @@
+// Float64 CPU reference of batch normalization with PyTorch's semantics. Plain
+// loops, two-pass statistics: the oracle every GPU result is checked against.
+import { canonicalView, type Layout } from './layout.js';
+
+export interface ReferenceOptions {
+  layout: Layout;
+  eps?: number;
+  momentum?: number | null;
+  trackRunningStats?: boolean;
+  training?: boolean;
+}
+
+export interface ReferenceState {
+  gamma: Float64Array;
+  beta: Float64Array;
+  runningMean: Float64Array;
+  runningVar: Float64Array;
+  numBatchesTracked: number;
+}
+
+/** What a forward pass computed per feature, as the backward pass needs it. */
+export interface ReferenceSaved {
+  mean: Float64Array;
+  /** biased variance */
+  variance: Float64Array;
+  invstd: Float64Array;
+  /** true when the batch's own statistics were used (training, or no running statistics) */
+  batchStatistics: boolean;
+}
+
+export interface ReferenceForward extends ReferenceSaved {
+  y: Float64Array;
+  /** the state after the pass (running statistics updated in training) */
+  state: ReferenceState;
+}
+
+export function initialState(numFeatures: number): ReferenceState {
+  return {
+    gamma: new Float64Array(numFeatures).fill(1),
+    beta: new Float64Array(numFeatures),
+    runningMean: new Float64Array(numFeatures),
+    runningVar: new Float64Array(numFeatures).fill(1),
+    numBatchesTracked: 0,
+  };
+}
+
+/** Calls visit(c, index) for every element of feature c. */
+function eachElement(layout: Layout, shape: readonly number[], c: number, visit: (index: number) => void) {
+  const { outer, features, inner } = canonicalView(layout, shape);
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) visit((o * features + c) * inner + i);
+  }
+}
+
+const inverseStd = (variance: number, eps: number) => (variance + eps === 0 ? 0 : 1 / Math.sqrt(variance + eps));
+
+export function forward(
+  x: ArrayLike<number>,
+  shape: readonly number[],
+  state: ReferenceState,
+  options: ReferenceOptions,
+): ReferenceForward {
+  const { layout, eps = 1e-5, momentum = 0.1, trackRunningStats = true, training = true } = options;
+  const { features, count: m, size } = canonicalView(layout, shape);
+  const batchStatistics = training || !trackRunningStats;
+  if (batchStatistics && m < 2) {
+    throw new Error(`Expected more than 1 value per channel when training, got input size [${shape.join(', ')}]`);
+  }
+  const next: ReferenceState = {
+    gamma: state.gamma.slice(),
+    beta: state.beta.slice(),
+    runningMean: state.runningMean.slice(),
+    runningVar: state.runningVar.slice(),
+    numBatchesTracked: state.numBatchesTracked,
+  };
+  const updateRunning = training && trackRunningStats;
+  if (updateRunning) next.numBatchesTracked += 1;
+  const factor = momentum ?? 1 / next.numBatchesTracked;
+
+  const mean = new Float64Array(features);
+  const variance = new Float64Array(features);
+  const invstd = new Float64Array(features);
+  const y = new Float64Array(size);
+  for (let c = 0; c < features; c++) {
+    if (batchStatistics) {
+      let sum = 0;
+      eachElement(layout, shape, c, (i) => (sum += x[i]));
+      mean[c] = sum / m;
+      let squares = 0;
+      eachElement(layout, shape, c, (i) => (squares += (x[i] - mean[c]) ** 2));
+      variance[c] = squares / m;
+    } else {
+      mean[c] = state.runningMean[c];
+      variance[c] = state.runningVar[c];
+    }
+    invstd[c] = inverseStd(variance[c], eps);
+    eachElement(layout, shape, c, (i) => (y[i] = (x[i] - mean[c]) * invstd[c] * state.gamma[c] + state.beta[c]));
+    if (updateRunning) {
+      next.runningMean[c] = (1 - factor) * state.runningMean[c] + factor * mean[c];
+      next.runningVar[c] = (1 - factor) * state.runningVar[c] + (factor * variance[c] * m) / (m - 1);
+    }
+  }
+  return { y, mean, variance, invstd, batchStatistics, state: next };
+}
+
+export interface ReferenceGradients {
+  dx: Float64Array;
+  dgamma: Float64Array;
+  dbeta: Float64Array;
+}
+
+export function backward(
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  shape: readonly number[],
+  layout: Layout,
+  gamma: ArrayLike<number>,
+  saved: ReferenceSaved,
+): ReferenceGradients {
+  const { features, count: m, size } = canonicalView(layout, shape);
+  const dx = new Float64Array(size);
+  const dgamma = new Float64Array(features);
+  const dbeta = new Float64Array(features);
+  for (let c = 0; c < features; c++) {
+    const { invstd } = saved;
+    const xhat = (i: number) => (x[i] - saved.mean[c]) * invstd[c];
+    let sumDy = 0;
+    let sumDyXhat = 0;
+    eachElement(layout, shape, c, (i) => {
+      sumDy += dy[i];
+      sumDyXhat += dy[i] * xhat(i);
+    });
+    dbeta[c] = sumDy;
+    dgamma[c] = sumDyXhat;
+    eachElement(layout, shape, c, (i) => {
+      dx[i] = saved.batchStatistics
+        ? ((gamma[c] * invstd[c]) / m) * (m * dy[i] - sumDy - xhat(i) * sumDyXhat)
+        : dy[i] * gamma[c] * invstd[c];
+    });
+  }
+  return { dx, dgamma, dbeta };
+}
+
+/** The same calls as BatchNorm, in float64 on the CPU, keeping its state between calls. */
+export class ReferenceBatchNorm {
+  training = true;
+  state: ReferenceState;
+  private last?: { x: Float64Array; shape: number[]; saved: ReferenceSaved };
+
+  constructor(readonly options: Omit<ReferenceOptions, 'training'> & { numFeatures: number }) {
+    this.state = initialState(options.numFeatures);
+  }
+
+  forward(x: ArrayLike<number>, shape: readonly number[]): Float64Array {
+    const result = forward(x, shape, this.state, { ...this.options, training: this.training });
+    this.state = result.state;
+    this.last = { x: Float64Array.from(x), shape: [...shape], saved: result };
+    return result.y;
+  }
+
+  backward(dy: ArrayLike<number>): ReferenceGradients {
+    if (!this.last) throw new Error('backward() called before any forward()');
+    return backward(this.last.x, dy, this.last.shape, this.options.layout, this.state.gamma, this.last.saved);
+  }
+}
+
+export const reference = { forward, backward, initialState, BatchNorm: ReferenceBatchNorm };

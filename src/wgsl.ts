@@ -1,0 +1,89 @@
+// The WGSL sources, and what the host reads out of them. The uniform struct's
+// fields, the bind-group layouts and the section counts are parsed from the
+// shaders, so the shaders stay the one place where they are written down.
+import common from '../shaders/common.wgsl?raw';
+import stats from '../shaders/bn-stats.wgsl?raw';
+import finalize from '../shaders/bn-finalize.wgsl?raw';
+import apply from '../shaders/bn-apply.wgsl?raw';
+import gradReduce from '../shaders/bn-grad-reduce.wgsl?raw';
+import gradFinalize from '../shaders/bn-grad-finalize.wgsl?raw';
+
+export type StageName = 'stats' | 'finalize' | 'apply' | 'gradReduce' | 'gradFinalize';
+
+/** Each stage's module: common.wgsl followed by the stage's own file. */
+export const stageSources: Record<StageName, string> = {
+  stats: common + stats,
+  finalize: common + finalize,
+  apply: common + apply,
+  gradReduce: common + gradReduce,
+  gradFinalize: common + gradFinalize,
+};
+
+export type BindingKind = 'uniform' | 'read-only-storage' | 'storage';
+
+export interface Binding {
+  binding: number;
+  name: string;
+  kind: BindingKind;
+}
+
+const withoutComments = (source: string) => source.replace(/\/\/[^\n]*/g, '');
+
+/** The @group(0) resources a module declares, in binding order. */
+export function parseBindings(source: string): Binding[] {
+  const re = /@group\(0\)\s*@binding\((\d+)\)\s*var<([^>]+)>\s*(\w+)\s*:/g;
+  const out: Binding[] = [];
+  for (const [, binding, space, name] of withoutComments(source).matchAll(re)) {
+    const parts = space.split(',').map((s) => s.trim());
+    const kind: BindingKind =
+      parts[0] === 'uniform' ? 'uniform' : parts[1] === 'read_write' ? 'storage' : 'read-only-storage';
+    out.push({ binding: Number(binding), name, kind });
+  }
+  return out.sort((a, b) => a.binding - b.binding);
+}
+
+export interface StructField {
+  name: string;
+  type: 'u32' | 'f32';
+}
+
+/** Fields of a struct made only of u32 and f32 members (4 bytes each, no padding). */
+export function parseStruct(source: string, struct: string): StructField[] {
+  const body = new RegExp(`struct\\s+${struct}\\s*\\{([^}]*)\\}`).exec(withoutComments(source));
+  if (!body) throw new Error(`struct ${struct} not found in WGSL source`);
+  return body[1]
+    .split(',')
+    .map((member) => member.trim())
+    .filter(Boolean)
+    .map((member) => {
+      const [name, type] = member.split(':').map((s) => s.trim());
+      if (type !== 'u32' && type !== 'f32') throw new Error(`${struct}.${name}: unsupported type ${type}`);
+      return { name, type };
+    });
+}
+
+/** The value of a module-scope `const NAME = 123u;`. */
+export function parseConst(source: string, name: string): number {
+  const m = new RegExp(`const\\s+${name}\\s*=\\s*(\\d+)u?\\s*;`).exec(source);
+  if (!m) throw new Error(`const ${name} not found in WGSL source`);
+  return Number(m[1]);
+}
+
+export const paramsFields = parseStruct(common, 'Params');
+export const FEATURE_SECTIONS = parseConst(common, 'FEATURE_SECTIONS');
+export const PARTIAL_SECTIONS = parseConst(common, 'PARTIAL_SECTIONS');
+
+/** Packs a Params value into the bytes of its uniform buffer. */
+export function packParams(values: Record<string, number>): ArrayBuffer {
+  const bytes = new ArrayBuffer(paramsFields.length * 4);
+  const view = new DataView(bytes);
+  const unknown = Object.keys(values).filter((k) => !paramsFields.some((f) => f.name === k));
+  if (unknown.length) throw new Error(`not fields of Params: ${unknown.join(', ')}`);
+  paramsFields.forEach(({ name, type }, i) => {
+    const v = values[name];
+    if (v === undefined) throw new Error(`Params.${name} has no value`);
+    if (type === 'u32') view.setUint32(i * 4, v, true);
+    else view.setFloat32(i * 4, v, true);
+  });
+  return bytes;
+}

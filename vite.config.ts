@@ -1,0 +1,21 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  build: {
+    target: 'es2022',
+    sourcemap: true,
+    lib: {
+      entry: { index: 'src/index.ts', node: 'src/node.ts' },
+      formats: ['es'],
+    },
+    rollupOptions: { external: ['webgpu', /^node:/] },
+  },
+  test: {
+    include: ['tests/**/*.test.ts'],
+    // One Dawn device per test file; SwiftShader already uses every core, so files run one at a time.
+    fileParallelism: false,
+    pool: 'forks',
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
