@@ -45,7 +45,12 @@ fn loadDy(i: u32) -> vec4f {
   return vec4f(0.0);
 }
 
-fn loadTail(e: vec4u, valid: vec4<bool>) -> vec4f {
+// Lane q's vec4 of the partial last block: one vec4 load when it is whole.
+fn loadTail(lane: u32, valid: vec4<bool>) -> vec4f {
+  if (tailWhole(lane)) {
+    return x4[params.blocks * params.lanes + lane];
+  }
+  let e = vec4u(tailBase()) + laneOffsets(lane);
   var v = vec4f(0.0);
   for (var k = 0u; k < 4u; k++) {
     if (valid[k]) { v[k] = x1[e[k]]; }
@@ -53,12 +58,17 @@ fn loadTail(e: vec4u, valid: vec4<bool>) -> vec4f {
   return v;
 }
 
-fn loadTailDy(e: vec4u, valid: vec4<bool>) -> vec4f {
+fn loadTailDy(lane: u32, valid: vec4<bool>) -> vec4f {
+  if (!GRAD) {
+    return vec4f(0.0);
+  }
+  if (tailWhole(lane)) {
+    return dy4[params.blocks * params.lanes + lane];
+  }
+  let e = vec4u(tailBase()) + laneOffsets(lane);
   var v = vec4f(0.0);
-  if (GRAD) {
-    for (var k = 0u; k < 4u; k++) {
-      if (valid[k]) { v[k] = dy1[e[k]]; }
-    }
+  for (var k = 0u; k < 4u; k++) {
+    if (valid[k]) { v[k] = dy1[e[k]]; }
   }
   return v;
 }
@@ -80,8 +90,7 @@ fn apply_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   if (t.ownsTail) {
     // The output buffer is padded to whole vec4s; lanes past the data write padding.
     let valid = tailMask(t.lane);
-    let e = vec4u(tailBase()) + laneOffsets(t.lane);
-    out4[params.blocks * params.lanes + t.lane] = transform(k, loadTail(e, valid), loadTailDy(e, valid));
+    out4[params.blocks * params.lanes + t.lane] = transform(k, loadTail(t.lane, valid), loadTailDy(t.lane, valid));
   }
 }
 

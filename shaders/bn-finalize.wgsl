@@ -25,8 +25,10 @@ fn mergePartials(f: u32) -> Moments {
   var m = Moments(vec4f(0.0), vec4f(0.0), vec4f(0.0));
   for (var chunk = 0u; chunk < params.partialChunks; chunk++) {
     for (var j = 0u; j < params.slotRepeat; j++) {
-      let s = chunk * params.slotsPerChunk + j * params.features + f;
-      m = chanMerge(m, Moments(vec4f(partials[s]), vec4f(partials[section + s]), vec4f(partials[2u * section + s])));
+      for (var i = 0u; i < params.slotInner; i++) {
+        let s = partialSlot(chunk, f, j, i);
+        m = chanMerge(m, Moments(vec4f(partials[s]), vec4f(partials[section + s]), vec4f(partials[2u * section + s])));
+      }
     }
   }
   return m;

@@ -26,9 +26,11 @@ fn grad_finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   var sumDyXc = 0.0;
   for (var chunk = 0u; chunk < params.partialChunks; chunk++) {
     for (var j = 0u; j < params.slotRepeat; j++) {
-      let s = chunk * params.slotsPerChunk + j * params.features + f;
-      sumDy += partials[s];
-      sumDyXc += partials[section + s];
+      for (var i = 0u; i < params.slotInner; i++) {
+        let s = partialSlot(chunk, f, j, i);
+        sumDy += partials[s];
+        sumDyXc += partials[section + s];
+      }
     }
   }
   let stride = params.featureStride;

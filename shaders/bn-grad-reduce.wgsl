@@ -51,7 +51,13 @@ struct TailValues {
   dy: vec4f,
 }
 
-fn loadTail(e: vec4u, valid: vec4<bool>) -> TailValues {
+// Lane q's vec4s of the partial last block: vec4 loads when they are whole.
+fn loadTail(lane: u32, valid: vec4<bool>) -> TailValues {
+  if (tailWhole(lane)) {
+    let i = params.blocks * params.lanes + lane;
+    return TailValues(x4[i], dy4[i]);
+  }
+  let e = vec4u(tailBase()) + laneOffsets(lane);
   var v = TailValues(vec4f(0.0), vec4f(0.0));
   for (var k = 0u; k < 4u; k++) {
     if (valid[k]) {
@@ -63,7 +69,7 @@ fn loadTail(e: vec4u, valid: vec4<bool>) -> TailValues {
 }
 
 @compute @workgroup_size(WG_SIZE)
-fn grad_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn grad_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
              @builtin(local_invocation_index) lid: u32) {
   let wg = workgroupIndex(wid, nwg);
   if (wg >= params.periodicWorkgroups) { return; }
@@ -82,7 +88,7 @@ fn grad_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
     }
     if (t.ownsTail) {
       let valid = tailMask(t.lane);
-      let tail = loadTail(vec4u(tailBase()) + laneOffsets(t.lane), valid);
+      let tail = loadTail(t.lane, valid);
       let xc = select(vec4f(0.0), (tail.x - pivot) - meanDelta, valid);
       acc.dy += tail.dy;
       acc.dyXc = fma(tail.dy, xc, acc.dyXc);

@@ -47,7 +47,12 @@ fn storeMoments(slot: u32, m: Moments, columns: u32) {
   }
 }
 
-fn loadTail(e: vec4u, valid: vec4<bool>) -> vec4f {
+// Lane q's vec4 of the partial last block: one vec4 load when it is whole.
+fn loadTail(lane: u32, valid: vec4<bool>) -> vec4f {
+  if (tailWhole(lane)) {
+    return x4[params.blocks * params.lanes + lane];
+  }
+  let e = vec4u(tailBase()) + laneOffsets(lane);
   var v = vec4f(0.0);
   for (var k = 0u; k < 4u; k++) {
     if (valid[k]) { v[k] = x1[e[k]]; }
@@ -55,9 +60,9 @@ fn loadTail(e: vec4u, valid: vec4<bool>) -> vec4f {
   return v;
 }
 
-// NC and NHWC: each thread owns one vec4 lane (4 features) and walks down the rows.
+// Each thread owns one vec4 lane (4 feature positions) and walks down the blocks.
 @compute @workgroup_size(WG_SIZE)
-fn stats_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn stats_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_index) lid: u32) {
   let wg = workgroupIndex(wid, nwg);
   if (wg >= params.periodicWorkgroups) { return; }
@@ -79,7 +84,7 @@ fn stats_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
     m = momentsFromShiftedSums(vec4f(k), s1, s2);
     if (t.ownsTail) {
       let valid = tailMask(t.lane);
-      let d = select(vec4f(0.0), loadTail(vec4u(tailBase()) + laneOffsets(t.lane), valid) - pivot, valid);
+      let d = select(vec4f(0.0), loadTail(t.lane, valid) - pivot, valid);
       m = chanMerge(m, momentsFromShiftedSums(select(vec4f(0.0), vec4f(1.0), valid), d, d * d));
     }
   }

@@ -8,7 +8,8 @@
 //     `repeat` periods is a whole number of vec4 "lanes"; lane q of every block
 //     holds the same 4 (feature, offset) pairs, so a thread that owns lane q loads
 //     its per-feature constants once and streams vec4s down the blocks.
-//     Used for inner = 1 (NC, NHWC) and for elementwise work when inner % 4 != 0.
+//     Used for inner = 1 (NC, NHWC), for features too small to fill a workgroup,
+//     and for elementwise work when inner % 4 != 0.
 //   planes: a workgroup owns one feature and a chunk of its outer * groups items,
 //     an item being a vec4 along inner (inner % 4 == 0) or a scalar.
 struct Params {
@@ -40,10 +41,12 @@ struct Params {
   planeChunks: u32,         // chunks per feature
   planeWorkgroups: u32,     // features * planeChunks
 
-  // partial results of the reduce stages, one slot per (chunk, position):
-  // feature f owns slots chunk * slotsPerChunk + j * features + f, j < slotRepeat
+  // partial results of the reduce stages, one slot per (chunk, position): feature f
+  // owns slots chunk * slotsPerChunk + j * period + f * slotInner + i, j < slotRepeat, i < slotInner
+  // (periodic: a slot per element of a block; planes: one per feature)
   slotsPerChunk: u32,
   slotRepeat: u32,
+  slotInner: u32,
   partialChunks: u32,
 }
 
@@ -136,9 +139,19 @@ fn tailMask(lane: u32) -> vec4<bool> {
   return laneOffsets(lane) < vec4u(params.tailLen);
 }
 
+// Whether lane q's vec4 in the partial last block lies wholly inside the tensor.
+fn tailWhole(lane: u32) -> bool {
+  return 4u * lane + 4u <= params.tailLen;
+}
+
 // Index of the first element of the partial last block.
 fn tailBase() -> u32 {
   return params.blocks * params.lanes * 4u;
+}
+
+// Slot of the j-th repeat and i-th inner position of feature f in a chunk's partials.
+fn partialSlot(chunk: u32, f: u32, j: u32, i: u32) -> u32 {
+  return chunk * params.slotsPerChunk + j * params.period + f * params.slotInner + i;
 }
 
 // The feature of each of lane q's four values.

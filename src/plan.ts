@@ -31,9 +31,9 @@ export function defaultTuning(device: GPUDevice): Tuning {
 
 /** How a shape is split into workgroups, and the shape fields of Params. */
 export interface Partition {
-  /** Reduce traversal: lanes across features (inner = 1) or one feature per workgroup. */
-  reduce: 'rows' | 'planes';
-  /** Elementwise traversal: periodic lanes, or per feature when inner runs are whole vec4s. */
+  /** Reduce traversal: periodic lanes (inner = 1, or small features) or a workgroup per feature. */
+  reduce: 'periodic' | 'planes';
+  /** Elementwise traversal: periodic lanes, or per feature when features are large and inner runs whole vec4s. */
   apply: 'periodic' | 'planes';
   /** Plane items are vec4 (inner % 4 == 0) rather than scalars. */
   aligned: boolean;
@@ -81,14 +81,17 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
     wg * tuning.minItemsPerThread,
   );
 
-  const reduce = inner === 1 ? 'rows' : 'planes';
+  // A feature with fewer items than one workgroup's worth would leave most of a
+  // planes workgroup idle: such shapes use the periodic traversal throughout.
+  const small = outer * groups < wg * tuning.minItemsPerThread;
+  const reduce = inner === 1 || small ? 'periodic' : 'planes';
   const slots =
-    reduce === 'rows'
-      ? { slotsPerChunk: 4 * lanes, slotRepeat: repeat, partialChunks: periodicChunks }
-      : { slotsPerChunk: features, slotRepeat: 1, partialChunks: planeChunks };
+    reduce === 'periodic'
+      ? { slotsPerChunk: 4 * lanes, slotRepeat: repeat, slotInner: inner, partialChunks: periodicChunks }
+      : { slotsPerChunk: features, slotRepeat: 1, slotInner: 1, partialChunks: planeChunks };
   return {
     reduce,
-    apply: inner === 1 || !aligned ? 'periodic' : 'planes',
+    apply: inner === 1 || small || !aligned ? 'periodic' : 'planes',
     aligned,
     fields: {
       outer,
@@ -292,9 +295,9 @@ export class Plan {
     const [stats, finalize, apply] = this.forwardBindGroups(x);
     const p = this.partition;
     if (mode !== 'running') {
-      const rows = p.reduce === 'rows';
-      this.dispatch(pass, this.pipelines.pipeline('stats', rows ? 'stats_rows' : 'stats_planes', this.constants({ ALIGNED: p.aligned })),
-        stats, rows ? this.dims.periodic : this.dims.planes);
+      const periodic = p.reduce === 'periodic';
+      this.dispatch(pass, this.pipelines.pipeline('stats', periodic ? 'stats_periodic' : 'stats_planes', this.constants({ ALIGNED: p.aligned })),
+        stats, periodic ? this.dims.periodic : this.dims.planes);
     }
     const finalizeMode = { batch: FINALIZE.BATCH, 'batch-and-running': FINALIZE.BATCH_AND_RUNNING, running: FINALIZE.RUNNING }[mode];
     this.dispatch(pass, this.pipelines.pipeline('finalize', 'finalize', this.constants({ MODE: finalizeMode })), finalize, this.dims.features);
@@ -305,9 +308,9 @@ export class Plan {
   encodeBackward(pass: GPUComputePassEncoder, x: GPUBuffer, dy: GPUBuffer, batchStatistics: boolean): void {
     const [reduce, finalize, apply] = this.backwardBindGroups(x, dy);
     const p = this.partition;
-    const rows = p.reduce === 'rows';
-    this.dispatch(pass, this.pipelines.pipeline('gradReduce', rows ? 'grad_rows' : 'grad_planes', this.constants({ ALIGNED: p.aligned })),
-      reduce, rows ? this.dims.periodic : this.dims.planes);
+    const periodic = p.reduce === 'periodic';
+    this.dispatch(pass, this.pipelines.pipeline('gradReduce', periodic ? 'grad_periodic' : 'grad_planes', this.constants({ ALIGNED: p.aligned })),
+      reduce, periodic ? this.dims.periodic : this.dims.planes);
     const mode = batchStatistics ? GRAD_FINALIZE.BATCH : GRAD_FINALIZE.RUNNING;
     this.dispatch(pass, this.pipelines.pipeline('gradFinalize', 'grad_finalize', this.constants({ MODE: mode })), finalize, this.dims.features);
     this.encodeApply(pass, apply, true);
