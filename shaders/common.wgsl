@@ -90,12 +90,15 @@ fn momentsFromShiftedSums(n: vec4f, s1: vec4f, s2: vec4f) -> Moments {
 }
 
 // Chan et al.'s pairwise merge: exact in exact arithmetic, stable in f32 because
-// it only ever combines deviations, never raw sums of squares.
+// it only ever combines deviations, never raw sums of squares. The mean is the
+// weighted average rather than a.mean + delta * wb, so an infinite value gives an
+// infinite mean (as a plain sum does) instead of inf - inf = NaN.
 fn chanMerge(a: Moments, b: Moments) -> Moments {
   let n = a.n + b.n;
+  let wa = select(vec4f(0.0), a.n / n, n > vec4f(0.0));
   let wb = select(vec4f(0.0), b.n / n, n > vec4f(0.0));
   let delta = b.mean - a.mean;
-  return Moments(n, a.mean + delta * wb, a.m2 + b.m2 + delta * delta * a.n * wb);
+  return Moments(n, a.mean * wa + b.mean * wb, a.m2 + b.m2 + delta * delta * a.n * wb);
 }
 
 // The four columns of one Moments, merged into column x.
