@@ -115,6 +115,15 @@ export class BatchNorm {
     };
   }
 
+  /**
+   * gamma and beta as GPU buffers of numFeatures f32, for an optimizer to update in
+   * place (their gradients are backward()'s dgamma and dbeta); null when affine is false.
+   */
+  get parameters(): { gamma: GPUBuffer; beta: GPUBuffer } | null {
+    this.assertAlive('parameters');
+    return this.affine ? { gamma: this.buffers.gamma, beta: this.buffers.beta } : null;
+  }
+
   private get name() {
     return `batchnorm[${this.numFeatures} ${this.layout}]`;
   }

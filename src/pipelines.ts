@@ -1,5 +1,5 @@
 // Shader modules, bind-group layouts and pipelines, created once per device.
-import { parseBindings, stageSources, type Binding, type StageName } from './wgsl.js';
+import { parseBindings, type Binding, type StageSource } from './wgsl.js';
 
 interface Stage {
   bindings: Binding[];
@@ -11,18 +11,18 @@ interface Stage {
 export type Constants = Record<string, number | boolean>;
 
 export class DevicePipelines {
-  private readonly stages = new Map<StageName, Stage>();
+  private readonly stages = new Map<StageSource, Stage>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
 
   constructor(readonly device: GPUDevice) {}
 
-  stage(name: StageName): Stage {
-    let stage = this.stages.get(name);
+  stage(source: StageSource): Stage {
+    let stage = this.stages.get(source);
     if (!stage) {
-      const source = stageSources[name];
-      const bindings = parseBindings(source);
+      const { name } = source;
+      const bindings = parseBindings(source.source);
       const layout = this.device.createBindGroupLayout({
-        label: `batchnorm ${name} layout`,
+        label: `${name} layout`,
         entries: bindings.map(({ binding, kind }) => ({
           binding,
           visibility: GPUShaderStage.COMPUTE,
@@ -32,23 +32,23 @@ export class DevicePipelines {
       stage = {
         bindings,
         layout,
-        pipelineLayout: this.device.createPipelineLayout({ label: `batchnorm ${name}`, bindGroupLayouts: [layout] }),
-        module: this.device.createShaderModule({ label: `batchnorm ${name}`, code: source }),
+        pipelineLayout: this.device.createPipelineLayout({ label: name, bindGroupLayouts: [layout] }),
+        module: this.device.createShaderModule({ label: name, code: source.source }),
       };
-      this.stages.set(name, stage);
+      this.stages.set(source, stage);
     }
     return stage;
   }
 
   /** The pipeline for one entry point of a stage, specialized by override constants. */
-  pipeline(name: StageName, entryPoint: string, constants: Constants): GPUComputePipeline {
-    const key = `${name}/${entryPoint}/${JSON.stringify(constants)}`;
+  pipeline(source: StageSource, entryPoint: string, constants: Constants): GPUComputePipeline {
+    const key = `${source.name}/${entryPoint}/${JSON.stringify(constants)}`;
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
-      const stage = this.stage(name);
+      const stage = this.stage(source);
       const numeric = Object.fromEntries(Object.entries(constants).map(([k, v]) => [k, Number(v)]));
       pipeline = this.device.createComputePipeline({
-        label: `batchnorm ${key}`,
+        label: key,
         layout: stage.pipelineLayout,
         compute: { module: stage.module, entryPoint, constants: numeric },
       });
@@ -58,8 +58,8 @@ export class DevicePipelines {
   }
 
   /** A bind group for a stage, its resources named as in the WGSL source. */
-  bindGroup(name: StageName, label: string, resources: Record<string, GPUBufferBinding>): GPUBindGroup {
-    const stage = this.stage(name);
+  bindGroup(source: StageSource, label: string, resources: Record<string, GPUBufferBinding>): GPUBindGroup {
+    const stage = this.stage(source);
     const missing = stage.bindings.filter((b) => !(b.name in resources)).map((b) => b.name);
     const extra = Object.keys(resources).filter((k) => !stage.bindings.some((b) => b.name === k));
     if (missing.length || extra.length) {

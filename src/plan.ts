@@ -4,7 +4,7 @@
 // steady training loop creates no GPU objects.
 import type { CanonicalView } from './layout.js';
 import type { DevicePipelines } from './pipelines.js';
-import { PARTIAL_SECTIONS, packParams, parseConst, stageSources } from './wgsl.js';
+import { PARTIAL_SECTIONS, packStruct, paramsFields, parseConst, stages } from './wgsl.js';
 
 export interface Tuning {
   /** Threads per workgroup, a power of 2. */
@@ -133,13 +133,13 @@ export function dispatchSize(workgroups: number, maxPerDimension: number): [numb
 }
 
 const FINALIZE = {
-  BATCH: parseConst(stageSources.finalize, 'BATCH'),
-  BATCH_AND_RUNNING: parseConst(stageSources.finalize, 'BATCH_AND_RUNNING'),
-  RUNNING: parseConst(stageSources.finalize, 'RUNNING'),
+  BATCH: parseConst(stages.finalize.source, 'BATCH'),
+  BATCH_AND_RUNNING: parseConst(stages.finalize.source, 'BATCH_AND_RUNNING'),
+  RUNNING: parseConst(stages.finalize.source, 'RUNNING'),
 };
 const GRAD_FINALIZE = {
-  BATCH: parseConst(stageSources.gradFinalize, 'BATCH'),
-  RUNNING: parseConst(stageSources.gradFinalize, 'RUNNING'),
+  BATCH: parseConst(stages.gradFinalize.source, 'BATCH'),
+  RUNNING: parseConst(stages.gradFinalize.source, 'RUNNING'),
 };
 
 /** Which statistics a forward normalizes with, and whether it updates the running ones. */
@@ -193,7 +193,7 @@ export class Plan {
       planes: dispatchSize(this.partition.planeWorkgroups, max),
       features: dispatchSize(this.partition.featureWorkgroups, max),
     };
-    const bytes = packParams({
+    const bytes = packStruct(paramsFields, {
       ...this.partition.fields,
       eps: options.eps,
       momentum: options.momentum ?? 0,
@@ -242,15 +242,15 @@ export class Plan {
       const params = { buffer: this.params };
       const xv = this.views(x, 'x');
       groups = [
-        this.pipelines.bindGroup('stats', `${this.label} stats`, {
+        this.pipelines.bindGroup(stages.stats, `${this.label} stats`, {
           params, ...xv, partials: { buffer: this.partials }, batches: { buffer: b.batches },
         }),
-        this.pipelines.bindGroup('finalize', `${this.label} finalize`, {
+        this.pipelines.bindGroup(stages.finalize, `${this.label} finalize`, {
           params, x1: xv.x1, partials: { buffer: this.partials }, feature: { buffer: b.feature },
           gamma: { buffer: b.gamma }, beta: { buffer: b.beta }, runningMean: { buffer: b.runningMean },
           runningVar: { buffer: b.runningVar }, batches: { buffer: b.batches },
         }),
-        this.pipelines.bindGroup('apply', `${this.label} apply`, {
+        this.pipelines.bindGroup(stages.apply, `${this.label} apply`, {
           params, ...xv, feature: { buffer: b.feature }, out4: { buffer: this.y },
           // forward reads no dy; x stands in so the layout is complete
           dy4: xv.x4, dy1: xv.x1,
@@ -274,14 +274,14 @@ export class Plan {
       const xv = this.views(x, 'x');
       const dyv = this.views(dy, 'dy');
       groups = [
-        this.pipelines.bindGroup('gradReduce', `${this.label} grad reduce`, {
+        this.pipelines.bindGroup(stages.gradReduce, `${this.label} grad reduce`, {
           params, ...xv, ...dyv, feature: { buffer: b.feature }, partials: { buffer: this.partials },
         }),
-        this.pipelines.bindGroup('gradFinalize', `${this.label} grad finalize`, {
+        this.pipelines.bindGroup(stages.gradFinalize, `${this.label} grad finalize`, {
           params, partials: { buffer: this.partials }, feature: { buffer: b.feature }, gamma: { buffer: b.gamma },
           gradGamma: { buffer: b.gradGamma }, gradBeta: { buffer: b.gradBeta },
         }),
-        this.pipelines.bindGroup('apply', `${this.label} grad input`, {
+        this.pipelines.bindGroup(stages.apply, `${this.label} grad input`, {
           params, ...xv, ...dyv, feature: { buffer: b.feature }, out4: { buffer: this.dx },
         }),
       ];
@@ -296,11 +296,11 @@ export class Plan {
     const p = this.partition;
     if (mode !== 'running') {
       const periodic = p.reduce === 'periodic';
-      this.dispatch(pass, this.pipelines.pipeline('stats', periodic ? 'stats_periodic' : 'stats_planes', this.constants({ ALIGNED: p.aligned })),
+      this.dispatch(pass, this.pipelines.pipeline(stages.stats, periodic ? 'stats_periodic' : 'stats_planes', this.constants({ ALIGNED: p.aligned })),
         stats, periodic ? this.dims.periodic : this.dims.planes);
     }
     const finalizeMode = { batch: FINALIZE.BATCH, 'batch-and-running': FINALIZE.BATCH_AND_RUNNING, running: FINALIZE.RUNNING }[mode];
-    this.dispatch(pass, this.pipelines.pipeline('finalize', 'finalize', this.constants({ MODE: finalizeMode })), finalize, this.dims.features);
+    this.dispatch(pass, this.pipelines.pipeline(stages.finalize, 'finalize', this.constants({ MODE: finalizeMode })), finalize, this.dims.features);
     this.encodeApply(pass, apply, false);
   }
 
@@ -309,16 +309,16 @@ export class Plan {
     const [reduce, finalize, apply] = this.backwardBindGroups(x, dy);
     const p = this.partition;
     const periodic = p.reduce === 'periodic';
-    this.dispatch(pass, this.pipelines.pipeline('gradReduce', periodic ? 'grad_periodic' : 'grad_planes', this.constants({ ALIGNED: p.aligned })),
+    this.dispatch(pass, this.pipelines.pipeline(stages.gradReduce, periodic ? 'grad_periodic' : 'grad_planes', this.constants({ ALIGNED: p.aligned })),
       reduce, periodic ? this.dims.periodic : this.dims.planes);
     const mode = batchStatistics ? GRAD_FINALIZE.BATCH : GRAD_FINALIZE.RUNNING;
-    this.dispatch(pass, this.pipelines.pipeline('gradFinalize', 'grad_finalize', this.constants({ MODE: mode })), finalize, this.dims.features);
+    this.dispatch(pass, this.pipelines.pipeline(stages.gradFinalize, 'grad_finalize', this.constants({ MODE: mode })), finalize, this.dims.features);
     this.encodeApply(pass, apply, true);
   }
 
   private encodeApply(pass: GPUComputePassEncoder, group: GPUBindGroup, grad: boolean): void {
     const periodic = this.partition.apply === 'periodic';
-    const pipeline = this.pipelines.pipeline('apply', periodic ? 'apply_periodic' : 'apply_planes', this.constants({ GRAD: grad }));
+    const pipeline = this.pipelines.pipeline(stages.apply, periodic ? 'apply_periodic' : 'apply_planes', this.constants({ GRAD: grad }));
     this.dispatch(pass, pipeline, group, periodic ? this.dims.periodic : this.dims.planes);
   }
 

@@ -8,16 +8,20 @@ import apply from '../shaders/bn-apply.wgsl?raw';
 import gradReduce from '../shaders/bn-grad-reduce.wgsl?raw';
 import gradFinalize from '../shaders/bn-grad-finalize.wgsl?raw';
 
-export type StageName = 'stats' | 'finalize' | 'apply' | 'gradReduce' | 'gradFinalize';
+/** A WGSL module the host compiles: a name for labels and the full source. */
+export interface StageSource {
+  readonly name: string;
+  readonly source: string;
+}
 
-/** Each stage's module: common.wgsl followed by the stage's own file. */
-export const stageSources: Record<StageName, string> = {
-  stats: common + stats,
-  finalize: common + finalize,
-  apply: common + apply,
-  gradReduce: common + gradReduce,
-  gradFinalize: common + gradFinalize,
-};
+/** Batch norm's stages: common.wgsl followed by each stage's own file. */
+export const stages = {
+  stats: { name: 'batchnorm stats', source: common + stats },
+  finalize: { name: 'batchnorm finalize', source: common + finalize },
+  apply: { name: 'batchnorm apply', source: common + apply },
+  gradReduce: { name: 'batchnorm grad reduce', source: common + gradReduce },
+  gradFinalize: { name: 'batchnorm grad finalize', source: common + gradFinalize },
+} satisfies Record<string, StageSource>;
 
 export type BindingKind = 'uniform' | 'read-only-storage' | 'storage';
 
@@ -73,15 +77,15 @@ export const paramsFields = parseStruct(common, 'Params');
 export const FEATURE_SECTIONS = parseConst(common, 'FEATURE_SECTIONS');
 export const PARTIAL_SECTIONS = parseConst(common, 'PARTIAL_SECTIONS');
 
-/** Packs a Params value into the bytes of its uniform buffer. */
-export function packParams(values: Record<string, number>): ArrayBuffer {
-  const bytes = new ArrayBuffer(paramsFields.length * 4);
+/** Packs values into the bytes of a struct parsed by parseStruct; every field needs a value. */
+export function packStruct(fields: StructField[], values: Record<string, number>): ArrayBuffer {
+  const bytes = new ArrayBuffer(fields.length * 4);
   const view = new DataView(bytes);
-  const unknown = Object.keys(values).filter((k) => !paramsFields.some((f) => f.name === k));
-  if (unknown.length) throw new Error(`not fields of Params: ${unknown.join(', ')}`);
-  paramsFields.forEach(({ name, type }, i) => {
+  const unknown = Object.keys(values).filter((k) => !fields.some((f) => f.name === k));
+  if (unknown.length) throw new Error(`not fields of the struct: ${unknown.join(', ')}`);
+  fields.forEach(({ name, type }, i) => {
     const v = values[name];
-    if (v === undefined) throw new Error(`Params.${name} has no value`);
+    if (v === undefined) throw new Error(`struct field ${name} has no value`);
     if (type === 'u32') view.setUint32(i * 4, v, true);
     else view.setFloat32(i * 4, v, true);
   });
