@@ -1,0 +1,9 @@
+// Every shared case, for runners that execute them all (the Chrome suite).
+import type { Case } from './case.js';
+import { parityCases } from './parity.js';
+import { numericsCases } from './numerics.js';
+
+export const caseGroups: Record<string, Case[]> = {
+  'parity with the float64 reference': parityCases,
+  numerics: numericsCases,
+};
