@@ -136,7 +136,7 @@ export class BatchNorm {
   }
 
   private assertAlive(call: string) {
-    if (this.destroyed) fail(`${call}() called after destroy()`);
+    if (this.destroyed) fail(`${call} called after destroy()`);
   }
 
   /** Normalizes with batch statistics (updating the running ones) in training, running statistics in eval. */
@@ -177,7 +177,7 @@ export class BatchNorm {
    * x must stay unchanged until backward() if one follows.
    */
   forward(x: GPUBuffer, shape: readonly number[], encoder?: GPUCommandEncoder): GPUBuffer {
-    this.assertAlive('forward');
+    this.assertAlive('forward()');
     const input = this.checkInput(shape);
     checkTensorBuffer('x', x, input.view);
     if (x === this.plans.get(input.shape.join('x'))?.y) fail('x is the y buffer this forward() writes; copy it first');
@@ -189,7 +189,7 @@ export class BatchNorm {
 
   /** Gradients for the last forward(): dx, and dgamma and dbeta when affine. */
   backward(dy: GPUBuffer, encoder?: GPUCommandEncoder): Gradients<GPUBuffer> {
-    this.assertAlive('backward');
+    this.assertAlive('backward()');
     const last = this.last ?? fail('backward() called before any forward()');
     checkTensorBuffer('dy', dy, last.plan.view);
     if (dy === last.plan.dx || dy === this.buffers.gradGamma || dy === this.buffers.gradBeta) {
@@ -206,7 +206,7 @@ export class BatchNorm {
 
   /** forward() on a typed array: uploads x, runs, and reads y back. */
   async forwardArray(x: Float32Array, shape: readonly number[]): Promise<Float32Array> {
-    this.assertAlive('forwardArray');
+    this.assertAlive('forwardArray()');
     const input = this.checkInput(shape);
     const data = checkArray('x', x, input.view.size);
     const plan = this.plan(input.shape, input.view);
@@ -220,7 +220,7 @@ export class BatchNorm {
 
   /** backward() on a typed array, for the last forward() or forwardArray(). */
   async backwardArray(dy: Float32Array): Promise<Gradients<Float32Array>> {
-    this.assertAlive('backwardArray');
+    this.assertAlive('backwardArray()');
     const last = this.last ?? fail('backwardArray() called before any forward()');
     const data = checkArray('dy', dy, last.plan.view.size);
     const upload = this.uploadBuffer(last.plan, 'dy');
@@ -238,7 +238,7 @@ export class BatchNorm {
 
   /** Reads gamma, beta and the running statistics back; null where PyTorch has None. */
   async getState(): Promise<BatchNormState> {
-    this.assertAlive('getState');
+    this.assertAlive('getState()');
     const b = this.buffers;
     const c = this.numFeatures;
     const encoder = this.device.createCommandEncoder({ label: `${this.name} getState` });
@@ -260,7 +260,7 @@ export class BatchNorm {
 
   /** Sets any of gamma, beta, the running statistics and numBatchesTracked; all are checked before any is written. */
   setState(state: Partial<BatchNormState>): void {
-    this.assertAlive('setState');
+    this.assertAlive('setState()');
     if (!state || typeof state !== 'object') fail(`setState() takes an object, got ${String(state)}`);
     const c = this.numFeatures;
     const writes: [GPUBuffer, ArrayBufferView<ArrayBuffer>][] = [];

@@ -44,6 +44,13 @@ export interface Partition {
   partialFloats: number;
 }
 
+/**
+ * At most this many partials per feature: bn-finalize merges them one after another
+ * in f32 on one thread, so the count bounds both its rounding error (about
+ * sqrt(count) ulps) and its time.
+ */
+export const MAX_PARTIALS_PER_FEATURE = 256;
+
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 const nextPow2 = (v: number) => 2 ** Math.ceil(Math.log2(Math.max(1, v)));
 
@@ -69,7 +76,7 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
   const laneGroups = Math.ceil(lanes / lanesPerGroup);
   const [periodicChunks, blocksPerChunk] = split(
     blocks,
-    Math.ceil(tuning.targetWorkgroups / laneGroups),
+    Math.min(Math.ceil(tuning.targetWorkgroups / laneGroups), Math.floor(MAX_PARTIALS_PER_FEATURE / (repeat * inner))),
     rowLanes * tuning.minItemsPerThread,
   );
 
@@ -77,13 +84,13 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
   const groups = aligned ? inner / 4 : inner;
   const [planeChunks, itemsPerChunk] = split(
     outer * groups,
-    Math.ceil(tuning.targetWorkgroups / features),
+    Math.min(Math.ceil(tuning.targetWorkgroups / features), MAX_PARTIALS_PER_FEATURE),
     wg * tuning.minItemsPerThread,
   );
 
-  // A feature with fewer items than one workgroup's worth would leave most of a
+  // A feature with fewer items than a workgroup has threads would leave most of a
   // planes workgroup idle: such shapes use the periodic traversal throughout.
-  const small = outer * groups < wg * tuning.minItemsPerThread;
+  const small = outer * groups < wg;
   const reduce = inner === 1 || small ? 'periodic' : 'planes';
   const slots =
     reduce === 'periodic'

@@ -2,6 +2,7 @@
 import { describe, it } from 'vitest';
 import { parityCases } from './cases/parity.js';
 import { numericsCases } from './cases/numerics.js';
+import { apiCases } from './cases/api.js';
 import { withoutGpuErrors } from './support/compare.js';
 import { useDevice } from './helpers.js';
 
@@ -10,6 +11,7 @@ const gpu = useDevice();
 describe.each([
   ['parity with the float64 reference', parityCases],
   ['numerics', numericsCases],
+  ['GPU-resident API', apiCases],
 ])('%s', (_, cases) => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     await withoutGpuErrors(gpu.device, () => c.run(gpu.device));

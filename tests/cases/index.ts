@@ -2,8 +2,12 @@
 import type { Case } from './case.js';
 import { parityCases } from './parity.js';
 import { numericsCases } from './numerics.js';
+import { validationCases } from './validate.js';
+import { apiCases } from './api.js';
 
 export const caseGroups: Record<string, Case[]> = {
   'parity with the float64 reference': parityCases,
   numerics: numericsCases,
+  'bad input': validationCases,
+  'GPU-resident API': apiCases,
 };
