@@ -1,0 +1,40 @@
+// requestDevice() in Node through Dawn.
+import { describe, expect, it } from 'vitest';
+import { adapterName, requestDevice, swiftShaderCandidates } from '../src/node.js';
+
+describe('requestDevice', () => {
+  it('returns a device with the adapter’s largest storage binding, and names the adapter', async () => {
+    const lines: string[] = [];
+    const device = await requestDevice({ log: (line) => lines.push(line) });
+    try {
+      expect(device.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 1024 * 1024);
+      expect(adapterName(device)).not.toBe('unknown adapter');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(adapterName(device));
+    } finally {
+      device.destroy();
+    }
+  });
+
+  it("finds SwiftShader beside the machine's Chromium or Chrome", async () => {
+    expect(swiftShaderCandidates().length).toBeGreaterThan(0);
+    const device = await requestDevice({ adapter: 'swiftshader' });
+    try {
+      expect(device.adapterInfo.architecture).toBe('swiftshader');
+    } finally {
+      device.destroy();
+    }
+  });
+
+  it("asked for 'gpu' only, gives a hardware adapter or says there is none", async () => {
+    const result = await requestDevice({ adapter: 'gpu' }).then(
+      (device) => {
+        const fallback = device.adapterInfo.isFallbackAdapter;
+        device.destroy();
+        return fallback ? 'a fallback adapter' : 'hardware';
+      },
+      (e: Error) => e.message,
+    );
+    if (result !== 'hardware') expect(result).toMatch(/no WebGPU adapter found through Dawn \(asked for: gpu\)/);
+  });
+});

@@ -1,0 +1,64 @@
+// The partition of shapes into workgroups: invariants over many shapes and tunings.
+import { describe, expect, it } from 'vitest';
+import { canonicalView, LAYOUTS, type Layout } from '../src/layout.js';
+import { CPU_TUNING, dispatchSize, GPU_TUNING, MAX_PARTIALS_PER_FEATURE, partition, type Tuning } from '../src/plan.js';
+import { rng } from './support/data.js';
+
+const TUNINGS: Tuning[] = [CPU_TUNING, GPU_TUNING, { workgroupSize: 16, targetWorkgroups: 1 << 20, minItemsPerThread: 1 }];
+
+function randomShape(layout: Layout, next: () => number): number[] {
+  const dim = (max: number) => 1 + Math.floor(next() ** 3 * max);
+  switch (layout) {
+    case 'NC':
+      return [dim(5000), dim(3000)];
+    case 'NCL':
+      return [dim(64), dim(300), dim(5000)];
+    default:
+      return [dim(16), dim(200), dim(64), dim(64)];
+  }
+}
+
+describe.each(TUNINGS)('partition with tuning %j', (tuning) => {
+  const next = rng(7);
+  const shapes = LAYOUTS.flatMap((layout) => Array.from({ length: 60 }, () => [layout, randomShape(layout, next)] as const));
+
+  it.each(shapes)('%s %j covers every element exactly once', (layout, shape) => {
+    const view = canonicalView(layout, shape);
+    const p = partition(view, tuning);
+    const f = p.fields;
+    // periodic: whole vec4 lanes per block, blocks plus tail cover the tensor
+    expect((f.repeat * f.period) % 4).toBe(0);
+    expect(f.lanes * 4).toBe(f.repeat * f.period);
+    expect(f.blocks * f.repeat * f.period + f.tailLen).toBe(view.size);
+    expect(f.tailLen).toBeLessThan(f.repeat * f.period);
+    expect(f.lanesPerGroup * f.rowLanes).toBe(tuning.workgroupSize);
+    expect(Math.log2(f.lanesPerGroup) % 1).toBe(0);
+    expect(f.laneGroups * f.lanesPerGroup).toBeGreaterThanOrEqual(f.lanes);
+    expect(f.periodicChunks * f.blocksPerChunk).toBeGreaterThanOrEqual(f.blocks);
+    if (f.blocks > 0) expect((f.periodicChunks - 1) * f.blocksPerChunk).toBeLessThan(f.blocks); // no empty chunk
+    expect(p.periodicWorkgroups).toBe(f.laneGroups * f.periodicChunks);
+    // planes: chunks cover each feature's items
+    const items = view.outer * f.groups;
+    expect(f.groups).toBe(p.aligned ? view.inner / 4 : view.inner);
+    expect(f.planeChunks * f.itemsPerChunk).toBeGreaterThanOrEqual(items);
+    expect((f.planeChunks - 1) * f.itemsPerChunk).toBeLessThan(items);
+    expect(p.planeWorkgroups).toBe(view.features * f.planeChunks);
+    // partials: a bounded number per feature, and a slot for each
+    const perFeature = f.partialChunks * f.slotRepeat * f.slotInner;
+    expect(perFeature).toBeLessThanOrEqual(Math.max(MAX_PARTIALS_PER_FEATURE, f.slotRepeat * f.slotInner));
+    expect(f.slotsPerChunk).toBe(p.reduce === 'periodic' ? f.repeat * f.period : view.features);
+    expect(p.partialFloats).toBe(3 * f.partialChunks * f.slotsPerChunk);
+    if (view.inner === 1) expect([p.reduce, p.apply]).toEqual(['periodic', 'periodic']);
+    if (!p.aligned) expect(p.apply).toBe('periodic');
+  });
+});
+
+describe('dispatchSize', () => {
+  it.each([1, 65535, 65536, 131071, 1_000_000, 70_000 * 3])('%i workgroups fit the per-dimension limit', (w) => {
+    const [x, y] = dispatchSize(w, 65535);
+    expect(x).toBeLessThanOrEqual(65535);
+    expect(y).toBeLessThanOrEqual(65535);
+    expect(x * y).toBeGreaterThanOrEqual(w);
+    expect((y - 1) * x).toBeLessThan(w); // no whole row of idle workgroups
+  });
+});

@@ -1,0 +1,47 @@
+// What the host reads out of the WGSL sources.
+import { describe, expect, it } from 'vitest';
+import { FEATURE_SECTIONS, packStruct, paramsFields, parseBindings, parseConst, parseStruct, stages } from '../src/wgsl.js';
+
+describe('parseStruct and packStruct', () => {
+  const source = `struct P {\n  a: u32, // count\n  b: f32,\n  c: u32,\n}`;
+  it('reads fields in order, ignoring comments', () => {
+    expect(parseStruct(source, 'P')).toEqual([
+      { name: 'a', type: 'u32' },
+      { name: 'b', type: 'f32' },
+      { name: 'c', type: 'u32' },
+    ]);
+  });
+  it('packs values by name, little-endian, 4 bytes each', () => {
+    const bytes = packStruct(parseStruct(source, 'P'), { a: 7, b: 1.5, c: 4_000_000_000 });
+    const view = new DataView(bytes);
+    expect([view.getUint32(0, true), view.getFloat32(4, true), view.getUint32(8, true)]).toEqual([7, 1.5, 4_000_000_000]);
+  });
+  it('refuses a missing or unknown field', () => {
+    const fields = parseStruct(source, 'P');
+    expect(() => packStruct(fields, { a: 1, b: 2 })).toThrow(/struct field c has no value/);
+    expect(() => packStruct(fields, { a: 1, b: 2, c: 3, d: 4 })).toThrow(/not fields of the struct: d/);
+  });
+  it('refuses types it cannot pack', () => {
+    expect(() => parseStruct('struct Q { v: vec4f }', 'Q')).toThrow(/Q\.v: unsupported type vec4f/);
+  });
+  it('finds the batch-norm Params struct with only u32 and f32 fields', () => {
+    expect(paramsFields.length).toBeGreaterThan(20);
+    expect(paramsFields.map((f) => f.name)).toContain('eps');
+    expect(paramsFields.find((f) => f.name === 'eps')!.type).toBe('f32');
+  });
+});
+
+describe('stage bindings', () => {
+  it.each(Object.values(stages).map((s) => [s.name, s] as const))('%s: params at binding 0, unique bindings, storage kinds', (_name, stage) => {
+    const bindings = parseBindings(stage.source);
+    expect(bindings[0]).toEqual({ binding: 0, name: 'params', kind: 'uniform' });
+    expect(new Set(bindings.map((b) => b.binding)).size).toBe(bindings.length);
+    expect(bindings.length).toBeLessThanOrEqual(9); // 8 storage buffers per stage is WebGPU's default limit
+    for (const b of bindings.slice(1)) expect(['read-only-storage', 'storage']).toContain(b.kind);
+  });
+  it('reads constants', () => {
+    expect(FEATURE_SECTIONS).toBe(8);
+    expect(parseConst('const X = 12u;', 'X')).toBe(12);
+    expect(() => parseConst('const X = 12u;', 'Y')).toThrow(/const Y not found/);
+  });
+});
