@@ -78,8 +78,8 @@ fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   if (MODE == BATCH_AND_RUNNING) {
     // momentum null: cumulative average, factor 1 / numBatchesTracked (counted by bn-stats)
     let factor = select(params.momentum, 1.0 / f32(batches[1]), params.cumulative != 0u);
-    let unbiased = variance * params.count / (params.count - 1.0);
+    let correction = select(1.0, params.count / (params.count - 1.0), params.unbiased != 0u);
     runningMean[f] = (1.0 - factor) * runningMean[f] + factor * (pivot + meanDelta);
-    runningVar[f] = (1.0 - factor) * runningVar[f] + factor * unbiased;
+    runningVar[f] = (1.0 - factor) * runningVar[f] + factor * variance * correction;
   }
 }

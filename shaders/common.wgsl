@@ -20,6 +20,7 @@ struct Params {
   eps: f32,
   momentum: f32,
   cumulative: u32,          // 1: momentum is null, average over all batches
+  unbiased: u32,            // 1: running variance gets Bessel's m / (m - 1) (PyTorch); 0: biased (Keras, ONNX)
   featureStride: u32,       // C rounded up to 4: stride of the per-feature sections
 
   // periodic traversal

@@ -28,6 +28,11 @@ export interface BatchNormOptions {
   affine?: boolean;
   /** Keep running statistics for eval. Default true; when false, batch statistics are used in eval too. */
   trackRunningStats?: boolean;
+  /**
+   * Fold the batch variance into the running variance with Bessel's correction m / (m - 1),
+   * as PyTorch does (default true). Keras, TF.js and ONNX keep the biased variance: false.
+   */
+  unbiasedRunningVar?: boolean;
   /** Workgroup sizing; defaults depend on the adapter (CPU or GPU). */
   tuning?: Partial<Tuning>;
 }
@@ -67,6 +72,7 @@ export class BatchNorm {
   readonly momentum: number | null;
   readonly affine: boolean;
   readonly trackRunningStats: boolean;
+  readonly unbiasedRunningVar: boolean;
   readonly tuning: Tuning;
   /** Like PyTorch's train() / eval(): batch statistics in training, running statistics in eval. */
   training = true;
@@ -91,6 +97,7 @@ export class BatchNorm {
     this.momentum = checkMomentum(options.momentum === undefined ? 0.1 : options.momentum);
     this.affine = checkBoolean('affine', options.affine ?? true);
     this.trackRunningStats = checkBoolean('trackRunningStats', options.trackRunningStats ?? true);
+    this.unbiasedRunningVar = checkBoolean('unbiasedRunningVar', options.unbiasedRunningVar ?? true);
     this.tuning = { ...defaultTuning(device), ...options.tuning };
     const wg = this.tuning.workgroupSize;
     if (!Number.isInteger(wg) || wg < 1 || (wg & (wg - 1)) !== 0 || wg > device.limits.maxComputeInvocationsPerWorkgroup) {
@@ -157,7 +164,7 @@ export class BatchNorm {
     let plan = this.plans.get(key);
     if (!plan) {
       plan = new Plan(this.device, this.pipelines, view, `${this.name} [${shape.join(',')}]`, this.tuning,
-        { eps: this.eps, momentum: this.momentum }, this.buffers);
+        { eps: this.eps, momentum: this.momentum, unbiasedRunningVar: this.unbiasedRunningVar }, this.buffers);
       this.plans.set(key, plan);
     }
     return plan;

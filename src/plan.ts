@@ -171,6 +171,7 @@ export interface ModuleBuffers {
 export interface Options {
   eps: number;
   momentum: number | null;
+  unbiasedRunningVar: boolean;
 }
 
 export class Plan {
@@ -205,6 +206,7 @@ export class Plan {
       eps: options.eps,
       momentum: options.momentum ?? 0,
       cumulative: options.momentum === null ? 1 : 0,
+      unbiased: options.unbiasedRunningVar ? 1 : 0,
     });
     this.params = this.buffer('params', bytes.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     device.queue.writeBuffer(this.params, 0, bytes);

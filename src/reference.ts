@@ -7,6 +7,8 @@ export interface ReferenceOptions {
   eps?: number;
   momentum?: number | null;
   trackRunningStats?: boolean;
+  /** Bessel's correction m / (m - 1) on the running variance (PyTorch); false for Keras and ONNX */
+  unbiasedRunningVar?: boolean;
   training?: boolean;
 }
 
@@ -60,7 +62,7 @@ export function forward(
   state: ReferenceState,
   options: ReferenceOptions,
 ): ReferenceForward {
-  const { layout, eps = 1e-5, momentum = 0.1, trackRunningStats = true, training = true } = options;
+  const { layout, eps = 1e-5, momentum = 0.1, trackRunningStats = true, unbiasedRunningVar = true, training = true } = options;
   const { features, count: m, size } = canonicalView(layout, shape);
   const batchStatistics = training || !trackRunningStats;
   if (batchStatistics && m < 2) {
@@ -97,7 +99,8 @@ export function forward(
     eachElement(layout, shape, c, (i) => (y[i] = (x[i] - mean[c]) * invstd[c] * state.gamma[c] + state.beta[c]));
     if (updateRunning) {
       next.runningMean[c] = (1 - factor) * state.runningMean[c] + factor * mean[c];
-      next.runningVar[c] = (1 - factor) * state.runningVar[c] + (factor * variance[c] * m) / (m - 1);
+      const correction = unbiasedRunningVar ? m / (m - 1) : 1;
+      next.runningVar[c] = (1 - factor) * state.runningVar[c] + factor * variance[c] * correction;
     }
   }
   return { y, mean, variance, invstd, batchStatistics, state: next };

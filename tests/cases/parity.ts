@@ -175,4 +175,25 @@ const optionCases: Case[] = [
   },
 ];
 
-export const parityCases: Case[] = [...shapeCases, ...stepCases, ...optionCases];
+const conventionCases: Case[] = (
+  [
+    ['Keras / TF.js: momentum 1 - 0.99, eps 1e-3, biased running variance', { momentum: 0.01, eps: 1e-3, unbiasedRunningVar: false }],
+    ['ONNX: momentum 1 - 0.9, eps 1e-5, biased running variance', { momentum: 0.1, eps: 1e-5, unbiasedRunningVar: false }],
+  ] as [string, Options][]
+).map(([label, options]): Case => ({
+  name: `five training steps with the conventions of ${label}`,
+  run: async (device) => {
+    const layout = 'NHWC';
+    const shape = [4, 3, 5, 12];
+    const { bn, ref } = pair(device, layout, shape, options);
+    await using(bn, async () => {
+      for (let step = 0; step < 5; step++) {
+        const x = activations(layout, shape, 200 + step);
+        expectClose(`step ${step} y`, await bn.forwardArray(x, shape), ref.forward(x, shape), Y_TOL);
+        await checkState(bn, ref, `step ${step}`);
+      }
+    });
+  },
+}));
+
+export const parityCases: Case[] = [...shapeCases, ...stepCases, ...optionCases, ...conventionCases];
