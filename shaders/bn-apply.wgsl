@@ -102,8 +102,7 @@ fn apply_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   if (wg >= params.planeWorkgroups) { return; }
   let f = wg / params.planeChunks;
   let k = coefficients(vec4u(f));
-  for (var c = planeStart(wg % params.planeChunks, lid); c.item < c.end; c = planeAdvance(c)) {
-    let i = planeIndex(c, f);
-    out4[i] = transform(k, x4[i], loadDy(i));
+  for (var c = planeStart(f, wg % params.planeChunks, lid); c.item < c.end; c = planeAdvance(c)) {
+    out4[c.index] = transform(k, x4[c.index], loadDy(c.index));
   }
 }

@@ -71,6 +71,7 @@ fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   let scale = gamma[f] * invstd;
   setFeature(PIVOT, f, pivot);
   setFeature(MEAN_DELTA, f, meanDelta);
+  setFeature(MEAN, f, pivot + meanDelta);
   setFeature(INVSTD, f, invstd);
   setFeature(SCALE, f, scale);
   setFeature(SHIFT, f, beta[f] - meanDelta * scale);

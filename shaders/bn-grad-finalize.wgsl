@@ -36,6 +36,10 @@ fn grad_finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   let stride = params.featureStride;
   let invstd = feature[INVSTD * stride + f];
   let meanDelta = feature[MEAN_DELTA * stride + f];
+  // bn-grad-reduce centred x on m', the mean rounded to f32; the exact mean is
+  // K + (mean - K), so sum(dy * (x - mean)) = sum(dy * (x - m')) - (mean - m') * sum(dy).
+  let rounding = (feature[PIVOT * stride + f] - feature[MEAN * stride + f]) + meanDelta;
+  sumDyXc -= rounding * sumDy;
   gradBeta[f] = sumDy;
   gradGamma[f] = sumDyXc * invstd;
 

@@ -1,6 +1,6 @@
-// Stage 1 of the backward pass: per feature, sum(dy) and sum(dy * (x - mean)),
-// as partials that bn-grad-finalize adds up. Same traversals as bn-stats; x - mean
-// is formed as (x - K) - (mean - K) so it stays exact far from zero.
+// Stage 1 of the backward pass: per feature, sum(dy) and sum(dy * (x - m')) with
+// m' the mean rounded to f32, as partials that bn-grad-finalize adds up and then
+// corrects by the rounding of m'. Same traversals as bn-stats.
 
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(2) var<storage, read> x1: array<f32>;
@@ -13,10 +13,19 @@ override ALIGNED: bool = true;
 
 struct GradSums {
   dy: vec4f,
-  dyXc: vec4f,   // sum of dy * (x - mean)
+  dyXc: vec4f,   // sum of dy * (x - m')
 }
 
 var<workgroup> scratch: array<GradSums, WG_SIZE>;
+
+// Loops add two values per call into one of two GradSums (independent adds).
+fn addTwo(a: GradSums, dy0: vec4f, xc0: vec4f, dy1: vec4f, xc1: vec4f) -> GradSums {
+  return GradSums(a.dy + (dy0 + dy1), fma(dy0, xc0, fma(dy1, xc1, a.dyXc)));
+}
+
+fn addOne(a: GradSums, dy: vec4f, xc: vec4f) -> GradSums {
+  return GradSums(a.dy + dy, fma(dy, xc, a.dyXc));
+}
 
 // The same fixed tree as bn-stats' mergeRowLanes, adding instead of merging moments.
 fn sumRowLanes(lid: u32, lanesPerGroup: u32, rowLanes: u32, own: GradSums) -> GradSums {
@@ -70,28 +79,29 @@ fn loadTail(lane: u32, valid: vec4<bool>) -> TailValues {
 
 @compute @workgroup_size(WG_SIZE)
 fn grad_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-             @builtin(local_invocation_index) lid: u32) {
+                 @builtin(local_invocation_index) lid: u32) {
   let wg = workgroupIndex(wid, nwg);
   if (wg >= params.periodicWorkgroups) { return; }
   let t = periodicThread(wg, lid);
   var acc = GradSums(vec4f(0.0), vec4f(0.0));
   if (t.inRange) {
     let f = laneFeatures(t.lane);
-    let pivot = vec4f(featureValue(PIVOT, f.x), featureValue(PIVOT, f.y), featureValue(PIVOT, f.z), featureValue(PIVOT, f.w));
-    let meanDelta = vec4f(featureValue(MEAN_DELTA, f.x), featureValue(MEAN_DELTA, f.y),
-                          featureValue(MEAN_DELTA, f.z), featureValue(MEAN_DELTA, f.w));
-    for (var b = t.firstBlock; b < t.endBlock; b += params.rowLanes) {
-      let i = b * params.lanes + t.lane;
-      let dy = dy4[i];
-      acc.dy += dy;
-      acc.dyXc = fma(dy, (x4[i] - pivot) - meanDelta, acc.dyXc);
+    let mean = vec4f(featureValue(MEAN, f.x), featureValue(MEAN, f.y), featureValue(MEAN, f.z), featureValue(MEAN, f.w));
+    let step = params.rowLanes * params.lanes;
+    let end = t.endBlock * params.lanes + t.lane;
+    var b = acc;
+    var i = t.firstBlock * params.lanes + t.lane;
+    for (; i + 3u * step < end; i += 4u * step) {
+      acc = addTwo(acc, dy4[i], x4[i] - mean, dy4[i + step], x4[i + step] - mean);
+      b = addTwo(b, dy4[i + 2u * step], x4[i + 2u * step] - mean, dy4[i + 3u * step], x4[i + 3u * step] - mean);
     }
+    for (; i < end; i += step) {
+      acc = addOne(acc, dy4[i], x4[i] - mean);
+    }
+    acc = GradSums(acc.dy + b.dy, acc.dyXc + b.dyXc);
     if (t.ownsTail) {
-      let valid = tailMask(t.lane);
-      let tail = loadTail(t.lane, valid);
-      let xc = select(vec4f(0.0), (tail.x - pivot) - meanDelta, valid);
-      acc.dy += tail.dy;
-      acc.dyXc = fma(tail.dy, xc, acc.dyXc);
+      let tail = loadTail(t.lane, tailMask(t.lane));   // zeros past the data: they add nothing
+      acc = addOne(acc, tail.dy, tail.x - mean);
     }
   }
   acc = sumRowLanes(lid, params.lanesPerGroup, params.rowLanes, acc);
@@ -100,34 +110,48 @@ fn grad_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   }
 }
 
+struct Item {
+  x: vec4f,
+  dy: vec4f,
+}
+
+fn loadItem(index: u32) -> Item {
+  if (ALIGNED) {
+    return Item(x4[index], dy4[index]);
+  }
+  // scalar item in column x; the other columns have dy = 0 and add nothing
+  return Item(vec4f(x1[index], 0.0, 0.0, 0.0), vec4f(dy1[index], 0.0, 0.0, 0.0));
+}
+
 @compute @workgroup_size(WG_SIZE)
 fn grad_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                @builtin(local_invocation_index) lid: u32) {
   let wg = workgroupIndex(wid, nwg);
   if (wg >= params.planeWorkgroups) { return; }
   let f = wg / params.planeChunks;
-  let chunk = wg % params.planeChunks;
-  let pivot = featureValue(PIVOT, f);
-  let meanDelta = featureValue(MEAN_DELTA, f);
+  let mean = featureValue(MEAN, f);
   var acc = GradSums(vec4f(0.0), vec4f(0.0));
-  for (var c = planeStart(chunk, lid); c.item < c.end; c = planeAdvance(c)) {
-    let i = planeIndex(c, f);
-    var x: vec4f;
-    var dy: vec4f;
-    if (ALIGNED) {
-      x = x4[i];
-      dy = dy4[i];
-    } else {
-      // scalar item in column x; the other columns have dy = 0 and add nothing
-      x = vec4f(x1[i], pivot, pivot, pivot);
-      dy = vec4f(dy1[i], 0.0, 0.0, 0.0);
-    }
-    acc.dy += dy;
-    acc.dyXc = fma(dy, (x - pivot) - meanDelta, acc.dyXc);
+  var b = acc;
+  var c = planeStart(f, wg % params.planeChunks, lid);
+  while (c.item + 3u * WG_SIZE < c.end) {
+    let c1 = planeAdvance(c);
+    let c2 = planeAdvance(c1);
+    let c3 = planeAdvance(c2);
+    let v0 = loadItem(c.index);
+    let v1 = loadItem(c1.index);
+    let v2 = loadItem(c2.index);
+    let v3 = loadItem(c3.index);
+    acc = addTwo(acc, v0.dy, v0.x - mean, v1.dy, v1.x - mean);
+    b = addTwo(b, v2.dy, v2.x - mean, v3.dy, v3.x - mean);
+    c = planeAdvance(c3);
   }
-  acc = sumRowLanes(lid, 1u, WG_SIZE, acc);
+  for (; c.item < c.end; c = planeAdvance(c)) {
+    let v = loadItem(c.index);
+    acc = addOne(acc, v.dy, v.x - mean);
+  }
+  acc = sumRowLanes(lid, 1u, WG_SIZE, GradSums(acc.dy + b.dy, acc.dyXc + b.dyXc));
   if (lid == 0u) {
     let total = GradSums(vec4f(dot(acc.dy, vec4f(1.0))), vec4f(dot(acc.dyXc, vec4f(1.0))));
-    storeSums(chunk * params.slotsPerChunk + f, total, 1u);
+    storeSums((wg % params.planeChunks) * params.slotsPerChunk + f, total, 1u);
   }
 }

@@ -41,6 +41,9 @@ struct Params {
   itemsPerChunk: u32,
   planeChunks: u32,         // chunks per feature
   planeWorkgroups: u32,     // features * planeChunks
+  planeStepGroups: u32,     // WG_SIZE items further: inner position + WG_SIZE % groups,
+  planeStepIndex: u32,      //   buffer index + (WG_SIZE / groups) * features * groups + WG_SIZE % groups,
+  planeWrapIndex: u32,      //   and past the end of a run, index + (features - 1) * groups
 
   // partial results of the reduce stages, one slot per (chunk, position): feature f
   // owns slots chunk * slotsPerChunk + j * period + f * slotInner + i, j < slotRepeat, i < slotInner
@@ -58,13 +61,14 @@ override WG_SIZE: u32 = 64u;
 // Per-feature sections of the `feature` buffer, each `featureStride` floats long.
 const PIVOT = 0u;        // K: a value of the feature taken from the data (or the running mean)
 const MEAN_DELTA = 1u;   // mean - K
-const INVSTD = 2u;
-const SCALE = 3u;        // forward: y = (x - K) * SCALE + SHIFT
-const SHIFT = 4u;
-const GRAD_DY = 5u;      // backward: dx = dy * GRAD_DY + (x - K) * GRAD_X + GRAD_SHIFT
-const GRAD_X = 6u;
-const GRAD_SHIFT = 7u;
-const FEATURE_SECTIONS = 8u;
+const MEAN = 2u;         // K + (mean - K) rounded to f32
+const INVSTD = 3u;
+const SCALE = 4u;        // forward: y = (x - K) * SCALE + SHIFT
+const SHIFT = 5u;
+const GRAD_DY = 6u;      // backward: dx = dy * GRAD_DY + (x - K) * GRAD_X + GRAD_SHIFT
+const GRAD_X = 7u;
+const GRAD_SHIFT = 8u;
+const FEATURE_SECTIONS = 9u;
 
 // Sections of the `partials` buffer: count, mean, M2 for statistics;
 // the backward pass uses the first two for sum(dy) and sum(dy * (x - mean)).
@@ -165,32 +169,35 @@ fn laneFeatures(lane: u32) -> vec4u {
 
 // ---- planes traversal ---------------------------------------------------------
 
-// A thread's position among its feature's outer * groups items, advanced by
-// carrying instead of dividing (integer division is slow on CPU adapters).
+// A thread's place among its feature's outer * groups items: the item number and
+// the item's buffer index. Moving on by a workgroup's worth of items carries the
+// inner position instead of dividing (integer division is slow on CPU adapters).
 struct PlaneCursor {
   item: u32,
   end: u32,
-  o: u32,
-  g: u32,
+  g: u32,       // position within the inner run
+  index: u32,   // buffer index, in items (vec4 or scalar)
 }
 
-fn planeStart(chunk: u32, lid: u32) -> PlaneCursor {
+fn planeStart(f: u32, chunk: u32, lid: u32) -> PlaneCursor {
   let first = chunk * params.itemsPerChunk;
   let end = min(first + params.itemsPerChunk, params.outer * params.groups);
   let item = first + lid;
-  return PlaneCursor(item, end, item / params.groups, item % params.groups);
+  let o = item / params.groups;
+  let g = item % params.groups;
+  return PlaneCursor(item, end, g, (o * params.features + f) * params.groups + g);
 }
 
 fn planeAdvance(c: PlaneCursor) -> PlaneCursor {
-  var next = PlaneCursor(c.item + WG_SIZE, c.end, c.o + WG_SIZE / params.groups, c.g + WG_SIZE % params.groups);
+  var next = PlaneCursor(c.item + WG_SIZE, c.end, c.g + params.planeStepGroups, c.index + params.planeStepIndex);
   if (next.g >= params.groups) {
     next.g -= params.groups;
-    next.o += 1u;
+    next.index += params.planeWrapIndex;
   }
   return next;
 }
 
-// Index of item (o, g) of feature f in units of items (vec4 or scalar).
-fn planeIndex(c: PlaneCursor, f: u32) -> u32 {
-  return (c.o * params.features + f) * params.groups + c.g;
+// How many of first, first + step, ... lie below end.
+fn stepsBelow(first: u32, end: u32, step: u32) -> u32 {
+  return select(0u, (end - first + step - 1u) / step, first < end);
 }
