@@ -64,7 +64,7 @@ export function checkShape(
     fail(`shape ${show(dims)} has ${show(c)} features (dimension ${FEATURE_AXIS[layout]} of ${layout}), but numFeatures is ${numFeatures}`);
   }
   const view = canonicalView(layout, dims as number[]);
-  const bytes = view.size * 4;
+  const bytes = Math.ceil(view.size / 4) * 16; // outputs are padded to whole vec4s
   const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   if (bytes > limit) {
     const which = limits.maxStorageBufferBindingSize <= limits.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
