@@ -83,7 +83,7 @@ fn apply_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   let t = periodicThread(wg, lid);
   if (!t.inRange) { return; }
   let k = coefficients(laneFeatures(t.lane));
-  for (var b = t.firstBlock; b < t.endBlock; b += params.rowLanes) {
+  for (var b = t.firstBlock; b < t.endBlock; b++) {
     let i = b * params.lanes + t.lane;
     out4[i] = transform(k, x4[i], loadDy(i));
   }

@@ -87,7 +87,7 @@ fn grad_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   if (t.inRange) {
     let f = laneFeatures(t.lane);
     let mean = vec4f(featureValue(MEAN, f.x), featureValue(MEAN, f.y), featureValue(MEAN, f.z), featureValue(MEAN, f.w));
-    let step = params.rowLanes * params.lanes;
+    let step = params.lanes;
     let end = t.endBlock * params.lanes + t.lane;
     var b = acc;
     var i = t.firstBlock * params.lanes + t.lane;
@@ -133,7 +133,7 @@ fn grad_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   var acc = GradSums(vec4f(0.0), vec4f(0.0));
   var b = acc;
   var c = planeStart(f, wg % params.planeChunks, lid);
-  while (c.item + 3u * WG_SIZE < c.end) {
+  while (c.item + 3u * params.planeStep < c.end) {
     let c1 = planeAdvance(c);
     let c2 = planeAdvance(c1);
     let c3 = planeAdvance(c2);

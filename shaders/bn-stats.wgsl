@@ -91,7 +91,7 @@ fn stats_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   if (t.inRange) {
     let f = laneFeatures(t.lane);
     let pivot = vec4f(x1[f.x * params.inner], x1[f.y * params.inner], x1[f.z * params.inner], x1[f.w * params.inner]);
-    let step = params.rowLanes * params.lanes;   // from one of this thread's blocks to the next
+    let step = params.lanes;   // from one block to the next
     let end = t.endBlock * params.lanes + t.lane;
     var a = ShiftedSums(vec4f(0.0), vec4f(0.0));
     var b = a;
@@ -103,7 +103,7 @@ fn stats_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
     for (; i < end; i += step) {
       a = addOne(a, x4[i] - pivot);
     }
-    m = moments(vec4f(f32(stepsBelow(t.firstBlock, t.endBlock, params.rowLanes))), a, b);
+    m = moments(vec4f(f32(t.endBlock - t.firstBlock)), a, b);
     if (t.ownsTail) {
       let valid = tailMask(t.lane);
       let d = select(vec4f(0.0), loadTail(t.lane, valid) - pivot, valid);
@@ -134,10 +134,10 @@ fn stats_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   let f = wg / params.planeChunks;
   let pivot = x1[f * params.inner];
   var c = planeStart(f, wg % params.planeChunks, lid);
-  let k = f32(stepsBelow(c.item, c.end, WG_SIZE));
+  let k = f32(stepsBelow(c.item, c.end, params.planeStep));
   var a = ShiftedSums(vec4f(0.0), vec4f(0.0));
   var b = a;
-  while (c.item + 3u * WG_SIZE < c.end) {
+  while (c.item + 3u * params.planeStep < c.end) {
     let c1 = planeAdvance(c);
     let c2 = planeAdvance(c1);
     let c3 = planeAdvance(c2);

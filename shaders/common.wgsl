@@ -33,6 +33,7 @@ struct Params {
   rowLanes: u32,            // WG_SIZE / lanesPerGroup threads down the blocks
   laneGroups: u32,          // ceil(lanes / lanesPerGroup)
   blocksPerChunk: u32,
+  blocksPerRowLane: u32,    // ceil(blocksPerChunk / rowLanes): each row lane takes a contiguous run
   periodicChunks: u32,
   periodicWorkgroups: u32,  // laneGroups * periodicChunks
 
@@ -41,8 +42,11 @@ struct Params {
   itemsPerChunk: u32,
   planeChunks: u32,         // chunks per feature
   planeWorkgroups: u32,     // features * planeChunks
-  planeStepGroups: u32,     // WG_SIZE items further: inner position + WG_SIZE % groups,
-  planeStepIndex: u32,      //   buffer index + (WG_SIZE / groups) * features * groups + WG_SIZE % groups,
+  planeThreadStart: u32,    // a thread's first item: chunk start + lid * planeThreadStart
+  planeThreadSpan: u32,     // and its items: [first, first + span) every planeStep
+  planeStep: u32,           // WG_SIZE (threads interleaved: GPUs) or 1 (each thread a contiguous run: CPUs)
+  planeStepGroups: u32,     // planeStep items further: inner position + planeStep % groups,
+  planeStepIndex: u32,      //   buffer index + (planeStep / groups) * features * groups + planeStep % groups,
   planeWrapIndex: u32,      //   and past the end of a run, index + (features - 1) * groups
 
   // partial results of the reduce stages, one slot per (chunk, position): feature f
@@ -117,24 +121,28 @@ fn mergeColumns(a: Moments) -> Moments {
 
 struct PeriodicThread {
   lane: u32,        // q: which vec4 of every block this thread owns
-  inRange: bool,     // q < lanes
+  inRange: bool,    // q < lanes
   rowLane: u32,     // position among the rowLanes threads sharing the lane
   chunk: u32,
-  firstBlock: u32,  // first block of this thread
-  endBlock: u32,    // end of this thread's chunk (exclusive); step rowLanes
+  firstBlock: u32,  // this thread's contiguous run of blocks: [firstBlock, endBlock)
+  endBlock: u32,
   ownsTail: bool,   // this thread also handles lane q of the partial last block
 }
 
+// Each row lane takes a contiguous run of its chunk's blocks, so a thread streams
+// through memory (CPU adapters run a thread's whole loop at once) while
+// neighbouring lanes still read neighbouring vec4s (GPUs coalesce those).
 fn periodicThread(wg: u32, lid: u32) -> PeriodicThread {
   let laneGroup = wg % params.laneGroups;
   let chunk = wg / params.laneGroups;
   let lane = laneGroup * params.lanesPerGroup + lid % params.lanesPerGroup;
   let rowLane = lid / params.lanesPerGroup;
-  let first = chunk * params.blocksPerChunk;
-  let end = min(first + params.blocksPerChunk, params.blocks);
+  let chunkEnd = min((chunk + 1u) * params.blocksPerChunk, params.blocks);
+  let first = min(chunk * params.blocksPerChunk + rowLane * params.blocksPerRowLane, chunkEnd);
+  let end = min(first + params.blocksPerRowLane, chunkEnd);
   let inRange = lane < params.lanes;
   let ownsTail = inRange && rowLane == 0u && chunk + 1u == params.periodicChunks && 4u * lane < params.tailLen;
-  return PeriodicThread(lane, inRange, rowLane, chunk, first + rowLane, end, ownsTail);
+  return PeriodicThread(lane, inRange, rowLane, chunk, first, end, ownsTail);
 }
 
 // Element offsets of lane q's four values within a block.
@@ -170,8 +178,8 @@ fn laneFeatures(lane: u32) -> vec4u {
 // ---- planes traversal ---------------------------------------------------------
 
 // A thread's place among its feature's outer * groups items: the item number and
-// the item's buffer index. Moving on by a workgroup's worth of items carries the
-// inner position instead of dividing (integer division is slow on CPU adapters).
+// the item's buffer index. Moving on by planeStep items carries the inner
+// position instead of dividing (integer division is slow on CPU adapters).
 struct PlaneCursor {
   item: u32,
   end: u32,
@@ -180,16 +188,16 @@ struct PlaneCursor {
 }
 
 fn planeStart(f: u32, chunk: u32, lid: u32) -> PlaneCursor {
-  let first = chunk * params.itemsPerChunk;
-  let end = min(first + params.itemsPerChunk, params.outer * params.groups);
-  let item = first + lid;
+  let chunkEnd = min((chunk + 1u) * params.itemsPerChunk, params.outer * params.groups);
+  let item = min(chunk * params.itemsPerChunk + lid * params.planeThreadStart, chunkEnd);
+  let end = min(item + params.planeThreadSpan, chunkEnd);
   let o = item / params.groups;
   let g = item % params.groups;
   return PlaneCursor(item, end, g, (o * params.features + f) * params.groups + g);
 }
 
 fn planeAdvance(c: PlaneCursor) -> PlaneCursor {
-  var next = PlaneCursor(c.item + WG_SIZE, c.end, c.g + params.planeStepGroups, c.index + params.planeStepIndex);
+  var next = PlaneCursor(c.item + params.planeStep, c.end, c.g + params.planeStepGroups, c.index + params.planeStepIndex);
   if (next.g >= params.groups) {
     next.g -= params.groups;
     next.index += params.planeWrapIndex;

@@ -105,6 +105,7 @@ export class BatchNorm {
     }
     checkPositiveInteger('tuning.targetWorkgroups', this.tuning.targetWorkgroups);
     checkPositiveInteger('tuning.minItemsPerThread', this.tuning.minItemsPerThread);
+    checkBoolean('tuning.contiguousItems', this.tuning.contiguousItems);
 
     this.pipelines = pipelinesFor(device);
     const c = this.numFeatures;

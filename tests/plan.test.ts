@@ -4,7 +4,12 @@ import { canonicalView, LAYOUTS, type Layout } from '../src/layout.js';
 import { CPU_TUNING, dispatchSize, GPU_TUNING, MAX_PARTIALS_PER_FEATURE, partition, type Tuning } from '../src/plan.js';
 import { rng } from './support/data.js';
 
-const TUNINGS: Tuning[] = [CPU_TUNING, GPU_TUNING, { workgroupSize: 16, targetWorkgroups: 1 << 20, minItemsPerThread: 1 }];
+const TUNINGS: Tuning[] = [
+  CPU_TUNING,
+  GPU_TUNING,
+  { workgroupSize: 16, targetWorkgroups: 1 << 20, minItemsPerThread: 1, contiguousItems: false },
+  { workgroupSize: 128, targetWorkgroups: 64, minItemsPerThread: 3, contiguousItems: true },
+];
 
 function randomShape(layout: Layout, next: () => number): number[] {
   const dim = (max: number) => 1 + Math.floor(next() ** 3 * max);
@@ -43,6 +48,18 @@ describe.each(TUNINGS)('partition with tuning %j', (tuning) => {
     expect(f.planeChunks * f.itemsPerChunk).toBeGreaterThanOrEqual(items);
     expect((f.planeChunks - 1) * f.itemsPerChunk).toBeLessThan(items);
     expect(p.planeWorkgroups).toBe(view.features * f.planeChunks);
+    // each thread's items, [lid * start, + span) every planeStep, cover a chunk exactly once
+    const wg = tuning.workgroupSize;
+    const covered = new Set<number>();
+    for (let lid = 0; lid < wg; lid++) {
+      const first = lid * f.planeThreadStart;
+      for (let item = first; item < Math.min(first + f.planeThreadSpan, f.itemsPerChunk); item += f.planeStep) {
+        expect(covered.has(item)).toBe(false);
+        covered.add(item);
+      }
+    }
+    expect(covered.size).toBe(f.itemsPerChunk);
+    expect(f.planeStepIndex).toBe(Math.floor(f.planeStep / f.groups) * view.features * f.groups + f.planeStepGroups);
     // partials: a bounded number per feature, and a slot for each
     const perFeature = f.partialChunks * f.slotRepeat * f.slotInner;
     expect(perFeature).toBeLessThanOrEqual(Math.max(MAX_PARTIALS_PER_FEATURE, f.slotRepeat * f.slotInner));
