@@ -3,3 +3,4 @@ export { reference, ReferenceBatchNorm, type ReferenceState, type ReferenceGradi
 export { type Layout, LAYOUTS, canonicalView } from './layout.js';
 export { type Tuning, CPU_TUNING, GPU_TUNING } from './plan.js';
 export { adapterName } from './adapter.js';
+export * from './nn.js';

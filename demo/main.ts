@@ -1,0 +1,167 @@
+// The demo page: the same sigmoid MLP with and without batch normalization, trained
+// side by side on the GPU, with live curves of training loss and held-out accuracy.
+import { adapterName } from '../src/adapter.js';
+import { OPTIMIZERS, type OptimizerKind } from '../src/optimizer.js';
+import { makeDataset } from './dataset.js';
+import { drawChart, drawScatter, type Series } from './plot.js';
+import { DEFAULT_RUN, DEMO_LEARNING_RATES, DEMO_TARGET, TrainingRun, type RunConfig } from './train.js';
+
+/** Steps between loss reads (the loss stays on the GPU in between) and between held-out evaluations. */
+const READ_EVERY = 10;
+const EVALUATE_EVERY = 50;
+const CLASS_COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
+const NETWORKS = [
+  { batchNorm: true, label: 'with batch norm', color: '#1f77b4' },
+  { batchNorm: false, label: 'without batch norm', color: '#d62728' },
+];
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+interface Lane {
+  label: string;
+  color: string;
+  run: TrainingRun;
+  loss: Series['points'];
+  accuracy: Series['points'];
+  busyMs: number;
+  reached: number | null;
+  lastLoss: number;
+  lastAccuracy: number;
+}
+
+const dataset = makeDataset();
+let device: GPUDevice;
+let lanes: Lane[] = [];
+let running = true;
+/** Set by the controls; the loop rebuilds the networks between steps, never while one awaits the GPU. */
+let restartRequested = true;
+
+function config(batchNorm: boolean): RunConfig {
+  return {
+    ...DEFAULT_RUN,
+    batchNorm,
+    optimizer: { type: $<HTMLSelectElement>('optimizer').value as OptimizerKind, learningRate: Number($<HTMLInputElement>('lr').value) },
+    batchSize: Number($<HTMLSelectElement>('batch').value),
+    seed: Number($<HTMLInputElement>('seed').value),
+  };
+}
+
+function stop() {
+  for (const lane of lanes) lane.run.destroy();
+  lanes = [];
+}
+
+function restart() {
+  restartRequested = false;
+  stop();
+  $('error').textContent = '';
+  for (const n of NETWORKS) {
+    const run = new TrainingRun(device, dataset, config(n.batchNorm));
+    lanes.push({ label: n.label, color: n.color, run, loss: [], accuracy: [], busyMs: 0, reached: null, lastLoss: NaN, lastAccuracy: NaN });
+  }
+  render();
+}
+
+function requestRestart() {
+  restartRequested = true;
+}
+
+/** READ_EVERY steps of one network, then its loss (and every EVALUATE_EVERY steps, held-out accuracy). */
+async function advance(lane: Lane) {
+  const start = performance.now();
+  for (let i = 0; i < READ_EVERY; i++) lane.run.step();
+  const { loss } = await lane.run.readLoss();
+  const step = lane.run.steps;
+  lane.loss.push({ x: step, y: loss });
+  lane.lastLoss = loss;
+  if (step % EVALUATE_EVERY === 0) {
+    const held = await lane.run.evaluate();
+    lane.accuracy.push({ x: step, y: held.accuracy });
+    lane.lastAccuracy = held.accuracy;
+    if (lane.reached === null && held.accuracy >= target()) lane.reached = step;
+  }
+  lane.busyMs += performance.now() - start;
+}
+
+const target = () => Number($<HTMLInputElement>('target').value);
+
+function render() {
+  const first = lanes[0]?.run.model;
+  $('network').textContent = first
+    ? `MLP ${dataset.options.features} → ${DEFAULT_RUN.hidden.join(' → ')} → ${dataset.options.classes}, ${DEFAULT_RUN.activation}`
+    : '';
+  drawChart($('loss'), {
+    title: 'training loss (softmax cross-entropy)',
+    series: lanes.map((l) => ({ label: l.label, color: l.color, points: l.loss })),
+    xLabel: 'step',
+  });
+  drawChart($('accuracy'), {
+    title: 'held-out accuracy (eval mode: running statistics)',
+    series: lanes.map((l) => ({ label: l.label, color: l.color, points: l.accuracy })),
+    yRange: [0, 1],
+    guide: { y: target(), label: `target ${target()}` },
+    xLabel: 'step',
+  });
+  $('stats').innerHTML = lanes
+    .map((l) => {
+      const rate = l.busyMs > 0 ? (l.run.steps / l.busyMs) * 1000 : NaN;
+      const cells = [l.run.steps, rate.toFixed(1), l.lastLoss.toFixed(4), l.lastAccuracy.toFixed(3), l.reached ?? '–'];
+      return `<tr><td><span class="swatch" style="background:${l.color}"></span>${l.label}</td>${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
+    })
+    .join('');
+}
+
+async function loop() {
+  for (;;) {
+    try {
+      if (restartRequested) restart();
+      if (running) {
+        for (const lane of lanes) await advance(lane);
+        render();
+      }
+    } catch (e) {
+      // a bad setting (a negative learning rate, say): say so and wait for the next change
+      $('error').textContent = e instanceof Error ? e.message : String(e);
+      stop();
+    }
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+  }
+}
+
+async function main() {
+  const optimizer = $<HTMLSelectElement>('optimizer');
+  optimizer.innerHTML = OPTIMIZERS.map((o) => `<option ${o === DEFAULT_RUN.optimizer.type ? 'selected' : ''}>${o}</option>`).join('');
+  $<HTMLInputElement>('lr').value = String(DEMO_LEARNING_RATES[DEFAULT_RUN.optimizer.type]);
+  $<HTMLInputElement>('target').value = String(DEMO_TARGET);
+  const { classes, features, perClass } = dataset.options;
+  $('data').textContent = `${classes} interleaved spirals, ${perClass * classes} points lifted to ${features} features on scales 1e-2 … 1e3 (${dataset.test.count} held out)`;
+  drawScatter($('scatter'), dataset.test.points, dataset.test.labels, CLASS_COLORS);
+
+  if (!navigator.gpu) throw new Error('This browser has no WebGPU (navigator.gpu is missing). Chrome 113 or later; pages must be served from https or http://localhost.');
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error('No WebGPU adapter found.');
+  device = await adapter.requestDevice({ label: 'demo device' });
+  device.addEventListener('uncapturederror', (e) => ($('error').textContent += `${(e as GPUUncapturedErrorEvent).error.message}\n`));
+  $('adapter').textContent = adapterName(device);
+
+  optimizer.addEventListener('change', () => {
+    $<HTMLInputElement>('lr').value = String(DEMO_LEARNING_RATES[optimizer.value as OptimizerKind]);
+    requestRestart();
+  });
+  for (const id of ['lr', 'batch', 'seed']) $(id).addEventListener('change', requestRestart);
+  $('target').addEventListener('change', () => {
+    for (const lane of lanes) lane.reached = lane.accuracy.find((p) => p.y >= target())?.x ?? null;
+    render();
+  });
+  $('reset').addEventListener('click', requestRestart);
+  $('run').addEventListener('click', () => {
+    running = !running;
+    $('run').textContent = running ? 'Pause' : 'Resume';
+  });
+  window.addEventListener('resize', render);
+  await loop();
+}
+
+main().catch((e: unknown) => {
+  $('error').textContent = e instanceof Error ? e.message : String(e);
+});

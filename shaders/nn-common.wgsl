@@ -1,0 +1,16 @@
+// Shared by the training kernels (linear layers, activations, loss, optimizers).
+// The host concatenates this file in front of each stage's source, as batch norm
+// does with common.wgsl.
+
+override WG_SIZE: u32 = 64u;
+
+// Workgroups past maxComputeWorkgroupsPerDimension are folded into a 2D grid;
+// this is the linear index of the workgroup.
+fn workgroupIndex(wid: vec3u, nwg: vec3u) -> u32 {
+  return wid.x + wid.y * nwg.x;
+}
+
+// The linear index of a thread in a 1D (or folded 2D) grid of WG_SIZE-wide workgroups.
+fn threadIndex(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
+  return workgroupIndex(wid, nwg) * WG_SIZE + lid;
+}
