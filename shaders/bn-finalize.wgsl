@@ -47,7 +47,7 @@ fn setFeature(section: u32, f: u32, value: f32) {
 @compute @workgroup_size(WG_SIZE)
 fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
             @builtin(local_invocation_index) lid: u32) {
-  let f = workgroupIndex(wid, nwg) * WG_SIZE + lid;
+  let f = threadIndex(wid, nwg, lid);
   if (MODE == BATCH_AND_RUNNING && f == 0u) {
     batches[0] = batches[1];
   }

@@ -19,7 +19,7 @@ override MODE: u32 = BATCH;
 @compute @workgroup_size(WG_SIZE)
 fn grad_finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_index) lid: u32) {
-  let f = workgroupIndex(wid, nwg) * WG_SIZE + lid;
+  let f = threadIndex(wid, nwg, lid);
   if (f >= params.features) { return; }
   let section = params.partialChunks * params.slotsPerChunk;
   var sumDy = 0.0;

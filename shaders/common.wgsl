@@ -1,5 +1,5 @@
-// Shared by every batch-norm stage. The host concatenates this file in front of
-// each stage's source and fills `Params` field by field, by name: it parses this
+// Shared by every batch-norm stage. The host concatenates grid.wgsl and this file
+// in front of each stage's source and fills `Params` field by field, by name: it parses this
 // struct (src/wgsl.ts), so the field list lives here and nowhere else.
 //
 // Canonical view: every tensor is [outer, C, inner], reduced over outer and inner,
@@ -60,8 +60,6 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 
-override WG_SIZE: u32 = 64u;
-
 // Per-feature sections of the `feature` buffer, each `featureStride` floats long.
 const PIVOT = 0u;        // K: a value of the feature taken from the data (or the running mean)
 const MEAN_DELTA = 1u;   // mean - K
@@ -77,11 +75,6 @@ const FEATURE_SECTIONS = 9u;
 // Sections of the `partials` buffer: count, mean, M2 for statistics;
 // the backward pass uses the first two for sum(dy) and sum(dy * (x - mean)).
 const PARTIAL_SECTIONS = 3u;
-
-// Workgroups past 65535 are folded into a 2D grid; this is the linear index.
-fn workgroupIndex(wid: vec3u, nwg: vec3u) -> u32 {
-  return wid.x + wid.y * nwg.x;
-}
 
 // Running moments of 4 independent columns: count, mean, sum of squared deviations.
 struct Moments {

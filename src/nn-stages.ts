@@ -1,7 +1,6 @@
 // The training kernels' WGSL sources and what the host reads out of them: each
 // uniform struct's fields and each variant's constant are parsed from the
 // shaders, so the shaders stay the one place where they are written down.
-import nnCommon from '../shaders/nn-common.wgsl?raw';
 import matmul from '../shaders/matmul.wgsl?raw';
 import biasGrad from '../shaders/bias-grad.wgsl?raw';
 import activation from '../shaders/activation.wgsl?raw';
@@ -9,15 +8,15 @@ import softmaxCrossEntropy from '../shaders/softmax-cross-entropy.wgsl?raw';
 import optimizerCommon from '../shaders/optimizer-common.wgsl?raw';
 import optimizerTick from '../shaders/optimizer-tick.wgsl?raw';
 import optimizerUpdate from '../shaders/optimizer-update.wgsl?raw';
-import { parseConst, parseStruct, type StageSource } from './wgsl.js';
+import { grid, parseConst, parseStruct, type StageSource } from './wgsl.js';
 
 export const nnStages = {
-  matmul: { name: 'matmul', source: nnCommon + matmul },
-  biasGrad: { name: 'bias grad', source: nnCommon + biasGrad },
-  activation: { name: 'activation', source: nnCommon + activation },
-  softmaxCrossEntropy: { name: 'softmax cross-entropy', source: nnCommon + softmaxCrossEntropy },
-  optimizerTick: { name: 'optimizer tick', source: nnCommon + optimizerCommon + optimizerTick },
-  optimizerUpdate: { name: 'optimizer update', source: nnCommon + optimizerCommon + optimizerUpdate },
+  matmul: { name: 'matmul', source: grid + matmul },
+  biasGrad: { name: 'bias grad', source: grid + biasGrad },
+  activation: { name: 'activation', source: grid + activation },
+  softmaxCrossEntropy: { name: 'softmax cross-entropy', source: grid + softmaxCrossEntropy },
+  optimizerTick: { name: 'optimizer tick', source: grid + optimizerCommon + optimizerTick },
+  optimizerUpdate: { name: 'optimizer update', source: grid + optimizerCommon + optimizerUpdate },
 } satisfies Record<string, StageSource>;
 
 /** Uniform struct layouts, by stage. */

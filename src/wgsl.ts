@@ -1,6 +1,7 @@
 // The WGSL sources, and what the host reads out of them. The uniform struct's
 // fields, the bind-group layouts and the section counts are parsed from the
 // shaders, so the shaders stay the one place where they are written down.
+import grid from '../shaders/grid.wgsl?raw';
 import common from '../shaders/common.wgsl?raw';
 import stats from '../shaders/bn-stats.wgsl?raw';
 import finalize from '../shaders/bn-finalize.wgsl?raw';
@@ -14,13 +15,18 @@ export interface StageSource {
   readonly source: string;
 }
 
-/** Batch norm's stages: common.wgsl followed by each stage's own file. */
+/** grid.wgsl: WG_SIZE and the workgroup-index helpers, first in every module. */
+export { grid };
+
+const bn = grid + common;
+
+/** Batch norm's stages: grid.wgsl and common.wgsl followed by each stage's own file. */
 export const stages = {
-  stats: { name: 'batchnorm stats', source: common + stats },
-  finalize: { name: 'batchnorm finalize', source: common + finalize },
-  apply: { name: 'batchnorm apply', source: common + apply },
-  gradReduce: { name: 'batchnorm grad reduce', source: common + gradReduce },
-  gradFinalize: { name: 'batchnorm grad finalize', source: common + gradFinalize },
+  stats: { name: 'batchnorm stats', source: bn + stats },
+  finalize: { name: 'batchnorm finalize', source: bn + finalize },
+  apply: { name: 'batchnorm apply', source: bn + apply },
+  gradReduce: { name: 'batchnorm grad reduce', source: bn + gradReduce },
+  gradFinalize: { name: 'batchnorm grad finalize', source: bn + gradFinalize },
 } satisfies Record<string, StageSource>;
 
 export type BindingKind = 'uniform' | 'read-only-storage' | 'storage';

@@ -1,6 +1,5 @@
-// Shared by the training kernels (linear layers, activations, loss, optimizers).
-// The host concatenates this file in front of each stage's source, as batch norm
-// does with common.wgsl.
+// The workgroup grid, shared by every kernel module: the host concatenates this
+// file in front of each module's source.
 
 override WG_SIZE: u32 = 64u;
 
