@@ -1,6 +1,7 @@
 import type { CanonicalView, Layout } from './layout.js';
 import { pipelinesFor, type DevicePipelines } from './pipelines.js';
-import { defaultTuning, featureStride, outputUsage, Plan, type ModuleBuffers, type StatisticsMode, type Tuning } from './plan.js';
+import { defaultTuning, featureStride, Plan, type ModuleBuffers, type StatisticsMode, type Tuning } from './plan.js';
+import { outputUsage, OwnedBuffers, recordPass } from './resources.js';
 import {
   BatchNormError,
   checkArray,
@@ -82,9 +83,8 @@ export class BatchNorm {
   private readonly plans = new Map<string, Plan>();
   private last?: LastForward;
   private destroyed = false;
-  private readonly ownBuffers: GPUBuffer[] = [];
-  private readonly uploads = new Map<string, GPUBuffer>();
-  private readonly readbacks = new Map<number, GPUBuffer[]>();
+  /** Buffers shared by all shapes (parameters, statistics, gradients) and readbacks. */
+  private readonly owned: OwnedBuffers;
 
   constructor(
     readonly device: GPUDevice,
@@ -108,18 +108,21 @@ export class BatchNorm {
     checkBoolean('tuning.contiguousItems', this.tuning.contiguousItems);
 
     this.pipelines = pipelinesFor(device);
+    this.owned = new OwnedBuffers(device, this.name);
     const c = this.numFeatures;
     const STORAGE = outputUsage();
+    const make = (name: string, bytes: number, usage: GPUBufferUsageFlags, data?: ArrayBufferView<ArrayBuffer>) =>
+      this.owned.create(name, bytes, usage, data);
     this.buffers = {
-      gamma: this.createBuffer('gamma', c * 4, STORAGE, new Float32Array(c).fill(1)),
-      beta: this.createBuffer('beta', c * 4, STORAGE, new Float32Array(c)),
-      runningMean: this.createBuffer('running mean', c * 4, STORAGE, new Float32Array(c)),
-      runningVar: this.createBuffer('running var', c * 4, STORAGE, new Float32Array(c).fill(1)),
-      batches: this.createBuffer('num batches tracked', 8, STORAGE, new Uint32Array(2)),
-      feature: this.createBuffer('per-feature constants', FEATURE_SECTIONS * featureStride(c) * 4, GPUBufferUsage.STORAGE),
-      gradGamma: this.createBuffer('dgamma', c * 4, STORAGE),
-      gradBeta: this.createBuffer('dbeta', c * 4, STORAGE),
-      pad: this.createBuffer('pad', 16, GPUBufferUsage.STORAGE),
+      gamma: make('gamma', c * 4, STORAGE, new Float32Array(c).fill(1)),
+      beta: make('beta', c * 4, STORAGE, new Float32Array(c)),
+      runningMean: make('running mean', c * 4, STORAGE, new Float32Array(c)),
+      runningVar: make('running var', c * 4, STORAGE, new Float32Array(c).fill(1)),
+      batches: make('num batches tracked', 8, STORAGE, new Uint32Array(2)),
+      feature: make('per-feature constants', FEATURE_SECTIONS * featureStride(c) * 4, GPUBufferUsage.STORAGE),
+      gradGamma: make('dgamma', c * 4, STORAGE),
+      gradBeta: make('dbeta', c * 4, STORAGE),
+      pad: make('pad', 16, GPUBufferUsage.STORAGE),
     };
   }
 
@@ -132,15 +135,18 @@ export class BatchNorm {
     return this.affine ? { gamma: this.buffers.gamma, beta: this.buffers.beta } : null;
   }
 
-  private get name() {
-    return `batchnorm[${this.numFeatures} ${this.layout}]`;
+  /**
+   * The buffers every backward() writes dgamma and dbeta into (the same ones it
+   * returns), so an optimizer can bind them before the first backward; null when
+   * affine is false.
+   */
+  get gradients(): { dgamma: GPUBuffer; dbeta: GPUBuffer } | null {
+    this.assertAlive('gradients');
+    return this.affine ? { dgamma: this.buffers.gradGamma, dbeta: this.buffers.gradBeta } : null;
   }
 
-  private createBuffer(name: string, size: number, usage: GPUBufferUsageFlags, data?: ArrayBufferView<ArrayBuffer>): GPUBuffer {
-    const buffer = this.device.createBuffer({ label: `${this.name} ${name}`, size: Math.max(4, size), usage });
-    if (data) this.device.queue.writeBuffer(buffer, 0, data);
-    this.ownBuffers.push(buffer);
-    return buffer;
+  private get name() {
+    return `batchnorm[${this.numFeatures} ${this.layout}]`;
   }
 
   private assertAlive(call: string) {
@@ -172,11 +178,7 @@ export class BatchNorm {
   }
 
   private run(encoder: GPUCommandEncoder | undefined, label: string, record: (pass: GPUComputePassEncoder) => void) {
-    const enc = encoder ?? this.device.createCommandEncoder({ label: `${this.name} ${label}` });
-    const pass = enc.beginComputePass({ label: `${this.name} ${label}` });
-    record(pass);
-    pass.end();
-    if (!encoder) this.device.queue.submit([enc.finish()]);
+    recordPass(this.device, encoder, `${this.name} ${label}`, record);
   }
 
   /**
@@ -218,11 +220,10 @@ export class BatchNorm {
     const input = this.checkInput(shape);
     const data = checkArray('x', x, input.view.size);
     const plan = this.plan(input.shape, input.view);
-    const upload = this.uploadBuffer(plan, 'x');
-    this.device.queue.writeBuffer(upload, 0, data);
+    const upload = plan.owned.upload('x', data);
     const encoder = this.device.createCommandEncoder({ label: `${this.name} forwardArray` });
     const y = this.forward(upload, input.shape, encoder);
-    const [out] = await this.readBack(encoder, [{ buffer: y, floats: input.view.size }]);
+    const [out] = await this.owned.read(encoder, [{ buffer: y, floats: input.view.size }]);
     return out;
   }
 
@@ -231,12 +232,11 @@ export class BatchNorm {
     this.assertAlive('backwardArray()');
     const last = this.last ?? fail('backwardArray() called before any forward()');
     const data = checkArray('dy', dy, last.plan.view.size);
-    const upload = this.uploadBuffer(last.plan, 'dy');
-    this.device.queue.writeBuffer(upload, 0, data);
+    const upload = last.plan.owned.upload('dy', data);
     const encoder = this.device.createCommandEncoder({ label: `${this.name} backwardArray` });
     const g = this.backward(upload, encoder);
     const c = this.numFeatures;
-    const [dx, dgamma, dbeta] = await this.readBack(encoder, [
+    const [dx, dgamma, dbeta] = await this.owned.read(encoder, [
       { buffer: g.dx, floats: last.plan.view.size },
       { buffer: this.buffers.gradGamma, floats: c },
       { buffer: this.buffers.gradBeta, floats: c },
@@ -250,7 +250,7 @@ export class BatchNorm {
     const b = this.buffers;
     const c = this.numFeatures;
     const encoder = this.device.createCommandEncoder({ label: `${this.name} getState` });
-    const [gamma, beta, runningMean, runningVar, batches] = await this.readBack(encoder, [
+    const [gamma, beta, runningMean, runningVar, batches] = await this.owned.read(encoder, [
       { buffer: b.gamma, floats: c },
       { buffer: b.beta, floats: c },
       { buffer: b.runningMean, floats: c },
@@ -298,47 +298,9 @@ export class BatchNorm {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const plan of this.plans.values()) plan.destroy();
-    for (const b of this.ownBuffers) b.destroy();
+    this.owned.destroy();
     this.plans.clear();
-    this.uploads.clear();
-    this.readbacks.clear();
     this.last = undefined;
-  }
-
-  /** A plan's upload buffer for x or dy, created with the plan's first typed-array call. */
-  private uploadBuffer(plan: Plan, name: 'x' | 'dy'): GPUBuffer {
-    const key = `${plan.label} ${name}`;
-    let buffer = this.uploads.get(key);
-    if (!buffer) {
-      buffer = plan.buffer(`${name} upload`, plan.view.size * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
-      this.uploads.set(key, buffer);
-    }
-    return buffer;
-  }
-
-  /**
-   * Copies the given buffers into one mappable buffer, submits, and returns their contents.
-   * The GPU work is recorded at call time, in call order; only the map waits. Mappable
-   * buffers come from a free list, so calls that overlap each get their own.
-   */
-  private async readBack(encoder: GPUCommandEncoder, parts: { buffer: GPUBuffer; floats: number }[]): Promise<Float32Array[]> {
-    const offsets: number[] = [];
-    let total = 0;
-    for (const p of parts) {
-      offsets.push(total);
-      total += Math.ceil((p.floats * 4) / 16) * 16;
-    }
-    let free = this.readbacks.get(total);
-    if (!free) this.readbacks.set(total, (free = []));
-    const readback = free.pop() ?? this.createBuffer(`readback ${total}`, total, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    parts.forEach((p, i) => encoder.copyBufferToBuffer(p.buffer, 0, readback, offsets[i], p.floats * 4));
-    this.device.queue.submit([encoder.finish()]);
-    await readback.mapAsync(GPUMapMode.READ, 0, total);
-    const bytes = readback.getMappedRange(0, total);
-    const out = parts.map((p, i) => new Float32Array(bytes.slice(offsets[i], offsets[i] + p.floats * 4)));
-    readback.unmap();
-    free.push(readback);
-    return out;
   }
 }
 

@@ -5,9 +5,9 @@
 import { nnStages, uniforms } from './nn-stages.js';
 import { checkFloats, checkNumber, checkOptionNames, checkRows, fail } from './nn-validate.js';
 import { pipelinesFor, type DevicePipelines } from './pipelines.js';
-import { defaultTuning, isCpuAdapter, outputUsage } from './plan.js';
+import { defaultTuning, isCpuAdapter } from './plan.js';
 import { randomSeed, uniform } from './random.js';
-import { dispatch, KeyedCache, OwnedBuffers, recordPass } from './resources.js';
+import { dispatch, KeyedCache, outputUsage, OwnedBuffers, recordPass } from './resources.js';
 import { checkArray, checkBoolean, checkPositiveInteger } from './validate.js';
 
 export interface LinearOptions {

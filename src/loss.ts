@@ -7,8 +7,8 @@
 import { nnStages, uniforms } from './nn-stages.js';
 import { checkFloats, checkLabelArray, checkLabelBuffer, checkOptionNames, checkRows, fail } from './nn-validate.js';
 import { pipelinesFor, type DevicePipelines } from './pipelines.js';
-import { defaultTuning, outputUsage } from './plan.js';
-import { dispatch, KeyedCache, OwnedBuffers, recordPass } from './resources.js';
+import { defaultTuning } from './plan.js';
+import { dispatch, KeyedCache, outputUsage, OwnedBuffers, recordPass } from './resources.js';
 import { checkArray, checkBoolean, checkPositiveInteger } from './validate.js';
 import { parseStruct } from './wgsl.js';
 

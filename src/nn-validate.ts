@@ -1,25 +1,12 @@
 // Checks for the training modules. Like batch norm's (src/validate.ts), they throw a
 // BatchNormError naming the bad value, before any GPU work and with no state changed.
 import type { CanonicalView } from './layout.js';
-import { checkTensorBuffer, fail } from './validate.js';
-
-export const show = (v: unknown): string => {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
-  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as ArrayLike<number>).length})`;
-  return String(v);
-};
+import { checkBindingBytes, checkTensorBuffer, fail, show } from './validate.js';
 
 type Limits = Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>;
 
-function checkBytes(what: string, elements: number, limits: Limits): void {
-  const bytes = elements * 4;
-  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  if (bytes > limit) {
-    const which = limits.maxStorageBufferBindingSize <= limits.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
-    fail(`${what} needs ${bytes} bytes, more than this device's ${which} of ${limit} bytes`);
-  }
-}
+/** Outputs are padded to whole vec4s, as batch norm's are. */
+const checkBytes = (what: string, elements: number, limits: Limits) => checkBindingBytes(what, Math.ceil(elements / 4) * 16, limits);
 
 /** A shape of any rank, for elementwise layers; returns its element count. */
 export function checkAnyShape(shape: unknown, limits: Limits): number {
@@ -89,4 +76,4 @@ export function checkOptionNames(what: string, options: object, known: readonly 
   }
 }
 
-export { fail };
+export { fail, show };

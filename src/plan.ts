@@ -4,7 +4,8 @@
 // steady training loop creates no GPU objects.
 import type { CanonicalView } from './layout.js';
 import type { DevicePipelines } from './pipelines.js';
-import { PARTIAL_SECTIONS, packStruct, paramsFields, parseConst, stages } from './wgsl.js';
+import { dispatch, OwnedBuffers } from './resources.js';
+import { PARTIAL_SECTIONS, paramsFields, parseConst, stages } from './wgsl.js';
 
 export interface Tuning {
   /** Threads per workgroup, a power of 2. */
@@ -160,12 +161,6 @@ function planeSteps(tuning: Tuning, itemsPerChunk: number, groups: number, featu
 /** Per-feature sections are C rounded up to 4 floats apart. */
 export const featureStride = (features: number) => Math.ceil(features / 4) * 4;
 
-/** Workgroup counts past the per-dimension limit fold into a 2D grid. */
-export function dispatchSize(workgroups: number, maxPerDimension: number): [number, number] {
-  const y = Math.ceil(workgroups / maxPerDimension);
-  return [Math.ceil(workgroups / y), y];
-}
-
 const FINALIZE = {
   BATCH: parseConst(stages.finalize.source, 'BATCH'),
   BATCH_AND_RUNNING: parseConst(stages.finalize.source, 'BATCH_AND_RUNNING'),
@@ -203,14 +198,14 @@ export interface Options {
 
 export class Plan {
   readonly partition: Partition;
+  /** This plan's buffers (uniforms, scratch, outputs, typed-array uploads), destroyed with it. */
+  readonly owned: OwnedBuffers;
   readonly params: GPUBuffer;
   readonly partials: GPUBuffer;
   readonly y: GPUBuffer;
   private dxBuffer?: GPUBuffer;
-  private readonly created: GPUBuffer[] = [];
   private readonly forwardGroups = new WeakMap<GPUBuffer, GPUBindGroup[]>();
   private readonly backwardGroups = new WeakMap<GPUBuffer, WeakMap<GPUBuffer, GPUBindGroup[]>>();
-  private readonly dims: { periodic: [number, number]; planes: [number, number]; features: [number, number] };
 
   constructor(
     readonly device: GPUDevice,
@@ -222,40 +217,22 @@ export class Plan {
     private readonly buffers: ModuleBuffers,
   ) {
     this.partition = partition(view, tuning);
-    const max = device.limits.maxComputeWorkgroupsPerDimension;
-    this.dims = {
-      periodic: dispatchSize(this.partition.periodicWorkgroups, max),
-      planes: dispatchSize(this.partition.planeWorkgroups, max),
-      features: dispatchSize(this.partition.featureWorkgroups, max),
-    };
-    const bytes = packStruct(paramsFields, {
+    this.owned = new OwnedBuffers(device, label);
+    this.params = this.owned.uniform('params', paramsFields, {
       ...this.partition.fields,
       eps: options.eps,
       momentum: options.momentum ?? 0,
       cumulative: options.momentum === null ? 1 : 0,
       unbiased: options.unbiasedRunningVar ? 1 : 0,
     });
-    this.params = this.buffer('params', bytes.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    device.queue.writeBuffer(this.params, 0, bytes);
-    this.partials = this.buffer('partials', this.partition.partialFloats * 4, GPUBufferUsage.STORAGE);
-    this.y = this.buffer('y', paddedBytes(view.size), outputUsage());
+    this.partials = this.owned.create('partials', this.partition.partialFloats * 4, GPUBufferUsage.STORAGE);
+    this.y = this.owned.tensor('y', view.size);
   }
 
   /** The dx output, created with the first backward. */
   get dx(): GPUBuffer {
-    this.dxBuffer ??= this.buffer('dx', paddedBytes(this.view.size), outputUsage());
+    this.dxBuffer ??= this.owned.tensor('dx', this.view.size);
     return this.dxBuffer;
-  }
-
-  /** Whether a buffer is one this plan writes. */
-  owns(buffer: GPUBuffer): boolean {
-    return buffer === this.y || buffer === this.dxBuffer;
-  }
-
-  buffer(name: string, size: number, usage: GPUBufferUsageFlags): GPUBuffer {
-    const b = this.device.createBuffer({ label: `${this.label} ${name}`, size: Math.max(size, 16), usage });
-    this.created.push(b);
-    return b;
   }
 
   private constants(extra: Record<string, number | boolean> = {}) {
@@ -333,10 +310,10 @@ export class Plan {
     if (mode !== 'running') {
       const periodic = p.reduce === 'periodic';
       this.dispatch(pass, this.pipelines.pipeline(stages.stats, periodic ? 'stats_periodic' : 'stats_planes', this.constants({ ALIGNED: p.aligned })),
-        stats, periodic ? this.dims.periodic : this.dims.planes);
+        stats, periodic ? this.partition.periodicWorkgroups : this.partition.planeWorkgroups);
     }
     const finalizeMode = { batch: FINALIZE.BATCH, 'batch-and-running': FINALIZE.BATCH_AND_RUNNING, running: FINALIZE.RUNNING }[mode];
-    this.dispatch(pass, this.pipelines.pipeline(stages.finalize, 'finalize', this.constants({ MODE: finalizeMode })), finalize, this.dims.features);
+    this.dispatch(pass, this.pipelines.pipeline(stages.finalize, 'finalize', this.constants({ MODE: finalizeMode })), finalize, this.partition.featureWorkgroups);
     this.encodeApply(pass, apply, false);
   }
 
@@ -346,33 +323,23 @@ export class Plan {
     const p = this.partition;
     const periodic = p.reduce === 'periodic';
     this.dispatch(pass, this.pipelines.pipeline(stages.gradReduce, periodic ? 'grad_periodic' : 'grad_planes', this.constants({ ALIGNED: p.aligned })),
-      reduce, periodic ? this.dims.periodic : this.dims.planes);
+      reduce, periodic ? this.partition.periodicWorkgroups : this.partition.planeWorkgroups);
     const mode = batchStatistics ? GRAD_FINALIZE.BATCH : GRAD_FINALIZE.RUNNING;
-    this.dispatch(pass, this.pipelines.pipeline(stages.gradFinalize, 'grad_finalize', this.constants({ MODE: mode })), finalize, this.dims.features);
+    this.dispatch(pass, this.pipelines.pipeline(stages.gradFinalize, 'grad_finalize', this.constants({ MODE: mode })), finalize, this.partition.featureWorkgroups);
     this.encodeApply(pass, apply, true);
   }
 
   private encodeApply(pass: GPUComputePassEncoder, group: GPUBindGroup, grad: boolean): void {
     const periodic = this.partition.apply === 'periodic';
     const pipeline = this.pipelines.pipeline(stages.apply, periodic ? 'apply_periodic' : 'apply_planes', this.constants({ GRAD: grad }));
-    this.dispatch(pass, pipeline, group, periodic ? this.dims.periodic : this.dims.planes);
+    this.dispatch(pass, pipeline, group, periodic ? this.partition.periodicWorkgroups : this.partition.planeWorkgroups);
   }
 
-  private dispatch(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, group: GPUBindGroup, [x, y]: [number, number]) {
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
-    pass.dispatchWorkgroups(x, y);
+  private dispatch(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, group: GPUBindGroup, workgroups: number) {
+    dispatch(this.device, pass, pipeline, group, workgroups);
   }
 
   destroy(): void {
-    for (const b of this.created) b.destroy();
-    this.created.length = 0;
+    this.owned.destroy();
   }
 }
-
-/** Usage of the buffers handed to callers: bindable, copyable. (A function: WebGPU's globals may load after this module.) */
-export const outputUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-
-/** Output buffers are whole vec4s, so the last partial vec4 can be written as one. */
-export const paddedBytes = (elements: number) => Math.ceil(elements / 4) * 16;
-

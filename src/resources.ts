@@ -1,8 +1,19 @@
 // GPU plumbing shared by the training modules: labelled buffers owned by one
 // object and destroyed together, uniform packing, recording into the caller's
 // encoder or submitting at once, 2D-folded dispatches, and pooled readbacks.
-import { dispatchSize, outputUsage, paddedBytes } from './plan.js';
 import { packStruct, type StructField } from './wgsl.js';
+
+/** Usage of the buffers handed to callers: bindable, copyable. (A function: WebGPU's globals may load after this module.) */
+export const outputUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** Output buffers are whole vec4s, so the last partial vec4 can be written as one. */
+export const paddedBytes = (elements: number) => Math.ceil(elements / 4) * 16;
+
+/** Workgroup counts past the per-dimension limit fold into a 2D grid. */
+export function dispatchSize(workgroups: number, maxPerDimension: number): [number, number] {
+  const y = Math.ceil(workgroups / maxPerDimension);
+  return [Math.ceil(workgroups / y), y];
+}
 
 /** Buffers one library object creates, labelled with its name; destroy() destroys exactly these. */
 export class OwnedBuffers {

@@ -9,7 +9,8 @@ const fail = (message: string): never => {
   throw new BatchNormError(message);
 };
 
-const show = (v: unknown): string => {
+/** A value as an error message shows it. */
+export const show = (v: unknown): string => {
   if (typeof v === 'string') return JSON.stringify(v);
   if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
   if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as ArrayLike<number>).length})`;
@@ -43,12 +44,7 @@ export function checkBoolean(name: string, v: unknown): boolean {
 }
 
 /** Checks a shape against the layout, numFeatures and the device's limits; returns its canonical view. */
-export function checkShape(
-  shape: unknown,
-  layout: Layout,
-  numFeatures: number,
-  limits: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>,
-): CanonicalView {
+export function checkShape(shape: unknown, layout: Layout, numFeatures: number, limits: BufferLimits): CanonicalView {
   if (!Array.isArray(shape)) fail(`shape must be an array of ${RANK[layout]} dimensions for layout ${layout}, got ${show(shape)}`);
   const dims = shape as unknown[];
   if (dims.length !== RANK[layout]) {
@@ -64,13 +60,19 @@ export function checkShape(
     fail(`shape ${show(dims)} has ${show(c)} features (dimension ${FEATURE_AXIS[layout]} of ${layout}), but numFeatures is ${numFeatures}`);
   }
   const view = canonicalView(layout, dims as number[]);
-  const bytes = Math.ceil(view.size / 4) * 16; // outputs are padded to whole vec4s
+  checkBindingBytes(`shape ${show(dims)}`, Math.ceil(view.size / 4) * 16, limits); // outputs are padded to whole vec4s
+  return view;
+}
+
+type BufferLimits = Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>;
+
+/** Fails when `bytes` do not fit one buffer bound as storage on this device. */
+export function checkBindingBytes(what: string, bytes: number, limits: BufferLimits): void {
   const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   if (bytes > limit) {
     const which = limits.maxStorageBufferBindingSize <= limits.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
-    fail(`shape ${show(dims)} needs ${bytes} bytes, more than this device's ${which} of ${limit} bytes`);
+    fail(`${what} needs ${bytes} bytes, more than this device's ${which} of ${limit} bytes`);
   }
-  return view;
 }
 
 /** PyTorch refuses batch statistics over a single value per feature. */
