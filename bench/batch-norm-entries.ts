@@ -1,0 +1,155 @@
+// The batch-norm rows: six shapes (one of 16.7e6 elements) × four ops, on seeded
+// random inputs rotated between iterations, each op checked once against the
+// float64 reference before it is timed.
+import { BatchNorm, canonicalView, reference, type Gradients, type Layout } from '../src/index.js';
+import { GRAD_TOL, Y_TOL } from '../tests/cases/parity.js';
+import { expectClose } from '../tests/support/compare.js';
+import { activations, elements, normal } from '../tests/support/data.js';
+import { readFloats, upload } from './gpu.js';
+import type { BatchNormOp, BenchEntry, OursRun, ShapeData } from './types.js';
+
+/** Smallest first: the peer's time budget extrapolates from the shape before. */
+export const SHAPES: [Layout, number[]][] = [
+  ['NC', [64, 128]],
+  ['NC', [4096, 256]],
+  ['NCHW', [32, 64, 32, 32]],
+  ['NHWC', [32, 32, 32, 64]],
+  ['NC', [65536, 64]],
+  ['NCHW', [16, 64, 128, 128]],
+];
+
+export const OPS: BatchNormOp[] = ['training forward', 'eval forward', 'backward', 'training step'];
+
+/**
+ * Fewest bytes per element in f32 (DESIGN.md §2): training forward reads x twice
+ * and writes y; eval forward reads x and writes y; backward reads x and dy twice
+ * and writes dx; a training step is a training forward and a backward.
+ */
+export const BYTES_PER_ELEMENT: Record<BatchNormOp, number> = {
+  'training forward': 3 * 4,
+  'eval forward': 2 * 4,
+  backward: 5 * 4,
+  'training step': 8 * 4,
+};
+
+const EPS = 1e-5;
+
+/** Inputs are rotated so that at least this many bytes of x stream through (caches cannot hold them), 2 to 8 copies. */
+const ROTATED_BYTES = 64 << 20;
+const rotations = (n: number) => Math.min(8, Math.max(2, Math.ceil(ROTATED_BYTES / (4 * n))));
+
+function makeShapeData(layout: Layout, shape: number[]): ShapeData {
+  const n = elements(shape);
+  const c = canonicalView(layout, shape).features;
+  const copies = rotations(n);
+  const seed = n % 100_003;
+  const x = Array.from({ length: copies }, (_, i) => activations(layout, shape, seed + 2 * i));
+  const dy = Array.from({ length: copies }, (_, i) => normal(n, seed + 2 * i + 1));
+  const gamma = normal(c, seed + 101, 1, 0.5);
+  const beta = normal(c, seed + 102, 0, 2);
+  const runningMean = normal(c, seed + 103, 0, 3);
+  const runningVar = normal(c, seed + 104).map((v) => 0.2 + v * v);
+  let expected: ShapeData['expected'] | undefined;
+  return {
+    layout,
+    shape,
+    x,
+    dy,
+    gamma,
+    beta,
+    runningMean,
+    runningVar,
+    get expected() {
+      if (!expected) {
+        const state = {
+          gamma: Float64Array.from(gamma),
+          beta: Float64Array.from(beta),
+          runningMean: Float64Array.from(runningMean),
+          runningVar: Float64Array.from(runningVar),
+          numBatchesTracked: 0,
+        };
+        const train = reference.forward(x[0], shape, state, { layout, eps: EPS });
+        const evalY = reference.forward(x[0], shape, state, { layout, eps: EPS, training: false }).y;
+        const grads = reference.backward(x[0], dy[0], shape, layout, state.gamma, train);
+        expected = { trainY: train.y, evalY, ...grads };
+      }
+      return expected;
+    },
+  };
+}
+
+/** The data of one shape at a time (rows run shape by shape; the previous shape's arrays are let go). */
+let current: { key: string; data: ShapeData } | undefined;
+function shapeData(layout: Layout, shape: number[]): ShapeData {
+  const key = `${layout} ${shape}`;
+  if (current?.key !== key) {
+    current = undefined; // let the previous shape's arrays go before making the next
+    current = { key, data: makeShapeData(layout, shape) };
+  }
+  return current.data;
+}
+
+async function setupOurs(device: GPUDevice, op: BatchNormOp, d: ShapeData): Promise<OursRun> {
+  const { layout, shape } = d;
+  const n = elements(shape);
+  const c = canonicalView(layout, shape).features;
+  const bn = new BatchNorm(device, { numFeatures: c, layout, eps: EPS });
+  bn.setState({ gamma: d.gamma, beta: d.beta, runningMean: d.runningMean, runningVar: d.runningVar });
+  const buffers: GPUBuffer[] = [];
+  const uploadAll = (name: string, arrays: Float32Array[]) =>
+    arrays.map((a, i) => {
+      const b = upload(device, `bench ${name} ${i} of ${layout} [${shape}]`, a as Float32Array<ArrayBuffer>);
+      buffers.push(b);
+      return b;
+    });
+  const xs = uploadAll('x', d.x);
+  const needsDy = op === 'backward' || op === 'training step';
+  const dys = needsDy ? uploadAll('dy', d.dy) : [];
+  const at = (list: GPUBuffer[], i: number) => list[i % list.length];
+
+  if (op === 'eval forward') bn.training = false;
+  if (op === 'backward') bn.forward(xs[0], shape); // the forward every timed backward differentiates
+
+  let y: GPUBuffer | undefined;
+  let grads: Gradients<GPUBuffer> | undefined;
+  return {
+    encode(encoder, i) {
+      if (op !== 'backward') y = bn.forward(at(xs, i), shape, encoder);
+      if (needsDy) grads = bn.backward(at(dys, i), encoder);
+    },
+    async verify() {
+      const e = d.expected;
+      if (y) {
+        const [got] = await readFloats(device, [{ buffer: y, floats: n }]);
+        expectClose(`${op} y`, got, op === 'eval forward' ? e.evalY : e.trainY, Y_TOL);
+      }
+      if (grads) {
+        const [dx, dgamma, dbeta] = await readFloats(device, [
+          { buffer: grads.dx, floats: n },
+          { buffer: grads.dgamma!, floats: c },
+          { buffer: grads.dbeta!, floats: c },
+        ]);
+        expectClose(`${op} dx`, dx, e.dx, GRAD_TOL);
+        expectClose(`${op} dgamma`, dgamma, e.dgamma, GRAD_TOL);
+        expectClose(`${op} dbeta`, dbeta, e.dbeta, GRAD_TOL);
+      }
+    },
+    destroy() {
+      bn.destroy();
+      for (const b of buffers) b.destroy();
+    },
+  };
+}
+
+export function batchNormEntries(): BenchEntry[] {
+  return SHAPES.flatMap(([layout, shape]) =>
+    OPS.map((op): BenchEntry => ({
+      group: `${layout} [${shape.join(', ')}]`,
+      op,
+      elements: elements(shape),
+      minBytes: BYTES_PER_ELEMENT[op] * elements(shape),
+      setup: (device) => setupOurs(device, op, shapeData(layout, shape)),
+      peer: { op, layout, shape, data: () => shapeData(layout, shape) },
+    })),
+  );
+}

@@ -1,0 +1,40 @@
+// Command-line options shared by the Chrome and Node runners.
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { SuiteOptions } from './suite.js';
+
+export interface CliOptions {
+  suite: SuiteOptions;
+  outDir: string;
+  headed: boolean;
+}
+
+export const USAGE = `options:
+  --only TEXT          run only rows whose "shape op" contains TEXT (repeatable), e.g. --only "NC [4096" --only "eval"
+  --out DIR            where the report files go (default: bench/results)
+  --peer-budget SEC    time for the peer's timed ops per row (default 20)
+  --headed             Chrome only: show the browser window (needs a display)`;
+
+export function parseCli(argv: string[]): CliOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      only: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      'peer-budget': { type: 'string' },
+      headed: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const budget = values['peer-budget'] === undefined ? undefined : Number(values['peer-budget']);
+  if (budget !== undefined && !(budget > 0)) throw new Error(`--peer-budget must be a number of seconds > 0, got ${values['peer-budget']}`);
+  return {
+    suite: { only: values.only, peerBudgetMs: budget === undefined ? undefined : budget * 1000 },
+    outDir: resolve(values.out ?? 'bench/results'),
+    headed: values.headed ?? false,
+  };
+}

@@ -1,0 +1,11 @@
+// Page module of `npm start` (served into the harness page): the suite on the
+// page's device, with TF.js in the same page as the peer.
+import type { PageContext } from '../tests/browser/protocol.js';
+import { benchEntries } from './entries.js';
+import { runSuite, type SuiteOptions } from './suite.js';
+import { tfjsPeer } from './tfjs-peer.js';
+import type { SuiteResult } from './types.js';
+
+export function run({ device, log }: PageContext, options: SuiteOptions): Promise<SuiteResult> {
+  return runSuite(device, benchEntries(), tfjsPeer, log, options);
+}

@@ -1,0 +1,90 @@
+// The report files of a run (Node only): bench/results/<adapter>-<runtime>-<date>
+// .json (everything measured), .md (the table and notes) and .svg (the chart).
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { basename, join } from 'node:path';
+import { svgChart } from './chart.js';
+import { markdownTable, skippedNotes, textTable } from './format.js';
+import type { SuiteResult } from './types.js';
+
+export interface BenchReport extends SuiteResult {
+  /** Where it ran, e.g. "Chrome/156.0.8078.79 (headless)" or "Node v20.20.2, Dawn (npm webgpu)". */
+  runtime: string;
+  /** ISO time the run finished. */
+  date: string;
+  /** The command that produced it. */
+  command: string;
+  /** The machine's 1-minute load average before and after the run: other work on the cores makes timings noisy. */
+  machine: { cpus: number; loadBefore: number; loadAfter: number };
+}
+
+/** What a runner knows when it starts; the rest of the report is filled in when it ends. */
+export interface RunInfo {
+  runtime: string;
+  command: string;
+  /** "chrome" or "node": part of the file names. */
+  runtimeTag: string;
+  outDir: string;
+  loadBefore: number;
+}
+
+export const currentLoad = () => loadavg()[0];
+
+const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 60)
+    .replace(/-$/, '');
+
+const DEFINITIONS = [
+  'latency: median wall time of one op recorded, submitted and waited for (onSubmittedWorkDone); throughput: median per op of k ops recorded into one encoder before one wait.',
+  'GB/s: the op\'s minimum bytes (f32: training forward 3·4·n, eval forward 2·4·n, backward 5·4·n, training step 8·4·n) over the throughput time.',
+  'floor: those bytes over the bandwidth of a plain WGSL vec4 copy (grid-stride loop, best of a few launch shapes) on the same adapter, run, and tensor size; × floor = throughput / floor.',
+  'peer × ours: the peer\'s median time per op (one op, then wait) over our latency. Every output, ours and the peer\'s, was checked once against the float64 reference before timing.',
+];
+
+export function markdownReport(report: BenchReport, chartFile: string): string {
+  const floors = report.floors.map((f) => `${f.elements.toLocaleString('en')} elements: ${f.gbps.toFixed(2)} GB/s (${f.config})`);
+  const skipped = skippedNotes(report.rows);
+  return [
+    `# webgpu-batchnorm benchmark: ${report.adapter}`,
+    '',
+    `${report.runtime}; ${report.date}; \`${report.command}\`; load average ${report.machine.loadBefore.toFixed(1)} before and ${report.machine.loadAfter.toFixed(1)} after on ${report.machine.cpus} cores.`,
+    '',
+    markdownTable(report.rows, report.peer),
+    '',
+    ...DEFINITIONS.map((d) => `- ${d}`),
+    `- Copy bandwidth (the floor): ${floors.join('; ')}.`,
+    ...(skipped.length ? ['', `${report.peer ?? 'Peer'} rows without a time:`, '', ...skipped.map((s) => `- ${s}`)] : []),
+    '',
+    `![chart](${chartFile})`,
+    '',
+  ].join('\n');
+}
+
+/** Completes the report, prints the table and writes the three files; returns their paths. */
+export async function writeReport(result: SuiteResult, run: RunInfo, print: (line: string) => void): Promise<string[]> {
+  const machine = { cpus: cpus().length, loadBefore: run.loadBefore, loadAfter: currentLoad() };
+  const report: BenchReport = { ...result, runtime: run.runtime, date: new Date().toISOString(), command: run.command, machine };
+  print('');
+  print(`${report.adapter} · ${report.runtime}`);
+  print(textTable(report.rows, report.peer));
+  for (const note of skippedNotes(report.rows)) print(`  ${note}`);
+  if (Math.max(machine.loadBefore, machine.loadAfter) > machine.cpus / 2) {
+    print(`note: the machine was busy (load average ${machine.loadBefore.toFixed(1)} before, ${machine.loadAfter.toFixed(1)} after, ${machine.cpus} cores): timings are noisy`);
+  }
+
+  await mkdir(run.outDir, { recursive: true });
+  const base = join(run.outDir, `${slug(report.adapter)}-${run.runtimeTag}-${report.date.slice(0, 10)}`);
+  const files: [string, string][] = [
+    [`${base}.json`, `${JSON.stringify(report, null, 2)}\n`],
+    [`${base}.md`, markdownReport(report, `${basename(base)}.svg`)],
+    [`${base}.svg`, svgChart(report.rows, `Batch norm on ${report.adapter} (${report.runtime})`, report.peer)],
+  ];
+  for (const [path, text] of files) await writeFile(path, text);
+  print('');
+  for (const [path] of files) print(`wrote ${path}`);
+  return files.map(([path]) => path);
+}

@@ -1,0 +1,72 @@
+// Wall-clock timing of GPU work (SwiftShader's timestamp queries disagree with the
+// wall clock, DESIGN.md §5): latency is one op, submit, wait; throughput is k ops
+// recorded into one encoder before one wait. Both are medians after warm-up.
+import { submitAndWait } from './gpu.js';
+
+export type Encode = (encoder: GPUCommandEncoder, iteration: number) => void;
+
+export const median = (values: number[]) => {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
+
+export interface Budget {
+  /** Keep sampling until this much time has passed ... */
+  ms: number;
+  /** ... and at least this many samples exist, */
+  min: number;
+  /** but stop at this many. */
+  max: number;
+}
+
+/** Calls sample() until the budget is spent; returns the median of what it returned. */
+async function sampled(budget: Budget, sample: () => Promise<number>): Promise<{ median: number; samples: number }> {
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < budget.min || (performance.now() - start < budget.ms && times.length < budget.max)) times.push(await sample());
+  return { median: median(times), samples: times.length };
+}
+
+/** A counter of iterations, so that every op of a run gets the next rotated input. */
+export class Iterations {
+  private next = 0;
+  take() {
+    return this.next++;
+  }
+}
+
+export async function warmUp(device: GPUDevice, encode: Encode, iterations: Iterations, ops = 2): Promise<void> {
+  for (let i = 0; i < ops; i++) {
+    const encoder = device.createCommandEncoder({ label: 'bench warm-up' });
+    encode(encoder, iterations.take());
+    await submitAndWait(device, encoder);
+  }
+}
+
+/** Median ms of one op, submit, wait (encoding included: it is part of what a caller pays). */
+export function latency(device: GPUDevice, encode: Encode, iterations: Iterations, budget: Budget) {
+  return sampled(budget, async () => {
+    const t0 = performance.now();
+    const encoder = device.createCommandEncoder({ label: 'bench latency' });
+    encode(encoder, iterations.take());
+    await submitAndWait(device, encoder);
+    return performance.now() - t0;
+  });
+}
+
+/** Median ms per op of k ops recorded into one encoder before one wait. */
+export function throughput(device: GPUDevice, encode: Encode, iterations: Iterations, k: number, budget: Budget) {
+  return sampled(budget, async () => {
+    const t0 = performance.now();
+    const encoder = device.createCommandEncoder({ label: 'bench throughput' });
+    for (let j = 0; j < k; j++) encode(encoder, iterations.take());
+    await submitAndWait(device, encoder);
+    return (performance.now() - t0) / k;
+  });
+}
+
+/** Ops per throughput batch: enough that one submit's fixed cost fades (batches of about 100 ms), 4 to 64. */
+export function batchSize(latencyMs: number): number {
+  return Math.min(64, Math.max(4, Math.round(100 / latencyMs)));
+}

@@ -1,0 +1,122 @@
+// The shapes of a benchmark run: entries (rows to measure), the peer that runs the
+// same op in another library, and the results the report is written from.
+import type { Layout } from '../src/index.js';
+
+/** One measured op of ours, ready to run. */
+export interface OursRun {
+  /** Records one op into `encoder`; `iteration` picks the rotated input. */
+  encode(encoder: GPUCommandEncoder, iteration: number): void;
+  /** Checks the outputs of the first op recorded (iteration 0) against the float64 reference; throws when wrong. */
+  verify(): Promise<void>;
+  destroy(): void;
+}
+
+/** A row of the benchmark: what to build, what to run, and the fewest bytes the op can move. */
+export interface BenchEntry {
+  /** What the rows are grouped by in the table and chart, e.g. "NC [4096, 256]". */
+  group: string;
+  /** e.g. "training forward" */
+  op: string;
+  /** Elements of the tensor: the floor's copy kernel streams this many. */
+  elements: number;
+  /** Minimum bytes the op must read and write (DESIGN.md §2). */
+  minBytes: number;
+  setup(device: GPUDevice): Promise<OursRun>;
+  /** The same work for a peer library, where one can do it. */
+  peer?: PeerTask;
+}
+
+export type BatchNormOp = 'training forward' | 'eval forward' | 'backward' | 'training step';
+
+/** Inputs shared by the rows of one shape: rotated x and dy, parameters, and the float64 expectations for iteration 0. */
+export interface ShapeData {
+  layout: Layout;
+  shape: number[];
+  x: Float32Array[];
+  dy: Float32Array[];
+  gamma: Float32Array;
+  beta: Float32Array;
+  runningMean: Float32Array;
+  runningVar: Float32Array;
+  expected: {
+    trainY: Float64Array;
+    evalY: Float64Array;
+    dx: Float64Array;
+    dgamma: Float64Array;
+    dbeta: Float64Array;
+  };
+}
+
+export interface PeerTask {
+  op: BatchNormOp;
+  layout: Layout;
+  shape: number[];
+  data(): ShapeData;
+}
+
+/** One op of a peer, ready to run. */
+export interface PeerRun {
+  /** Runs one op on the rotated input `iteration` and waits until the GPU is done. */
+  run(iteration: number): Promise<void>;
+  /** Checks the outputs of the last run against the float64 reference; throws when wrong. */
+  verify(): Promise<void>;
+  destroy(): void;
+}
+
+export interface Peer {
+  /** e.g. "TF.js 4.22 webgpu" */
+  name: string;
+  /** Why the peer cannot run the task, or undefined when it can. */
+  unsupported(task: PeerTask): string | undefined;
+  prepare(task: PeerTask): Promise<PeerRun>;
+}
+
+export interface PeerResult {
+  /** Median wall time of one op, submit to done; absent when skipped. */
+  ms?: number;
+  iterations?: number;
+  /** Why there is no time (unsupported, or over the time budget). */
+  skipped?: string;
+}
+
+/** Bandwidth of the plain vec4 copy kernel on tensors of `elements` f32. */
+export interface FloorMeasure {
+  elements: number;
+  /** Bytes read + written per second / 1e9. */
+  gbps: number;
+  /** The best launch configuration, e.g. "32 × 64 threads". */
+  config: string;
+  /** GB/s of each measurement (before and after the rows of this size); gbps is the best. */
+  measured?: number[];
+}
+
+/** Our figures for one row. */
+export interface OursMeasure {
+  dispatches: number;
+  /** Median of: one op, submit, wait. */
+  latencyMs: number;
+  /** Median per op of k ops recorded before one wait. */
+  throughputMs: number;
+  k: number;
+  /** minBytes over the throughput time. */
+  gbps: number;
+}
+
+export interface BenchRow extends OursMeasure {
+  group: string;
+  op: string;
+  elements: number;
+  minBytes: number;
+  /** minBytes over the floor kernel's bandwidth. */
+  floorMs: number;
+  /** throughputMs / floorMs */
+  xFloor: number;
+  peer: PeerResult;
+}
+
+export interface SuiteResult {
+  adapter: string;
+  peer: string | null;
+  floors: FloorMeasure[];
+  rows: BenchRow[];
+}

@@ -1,0 +1,16 @@
+// Page module of the Chrome suite: runs one shared case (tests/cases) by group and
+// index, inside GPU error scopes, on the harness page's device.
+import { caseGroups } from '../cases/index.js';
+import { tfjsCases } from '../cases/tfjs.js';
+import type { Case } from '../cases/case.js';
+import { withoutGpuErrors } from '../support/compare.js';
+import type { PageContext } from './protocol.js';
+
+/** Every group the Chrome suite runs: the shared cases and, in the page only, peer parity with TF.js. */
+export const chromeGroups: Record<string, Case[]> = { ...caseGroups, 'TF.js peer parity': tfjsCases };
+
+export async function runCase({ device }: PageContext, group: string, index: number): Promise<void> {
+  const c = chromeGroups[group]?.[index];
+  if (!c) throw new Error(`no case ${index} in group ${group}`);
+  await withoutGpuErrors(device, () => c.run(device));
+}

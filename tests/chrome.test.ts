@@ -1,0 +1,24 @@
+// The shared cases and TF.js peer parity in headless Chrome (WebGPU on the machine's
+// adapter; SwiftShader where there is no GPU). One browser for the file, one test per case.
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { chromeGroups } from './browser/cases-page.js';
+import { openPage, type PageSession } from './browser/harness.js';
+import { TFJS_PACKAGES } from './cases/tfjs.js';
+
+let session: PageSession | undefined;
+
+beforeAll(async () => {
+  session = await openPage({ module: 'tests/browser/cases-page.ts', dependencies: TFJS_PACKAGES });
+  console.log(`Chrome suite: ${session.adapter} in ${session.browserVersion}`);
+});
+
+afterAll(async () => {
+  await session?.close();
+});
+
+describe.each(Object.entries(chromeGroups))('Chrome: %s', (group, cases) => {
+  it.each(cases.map((c, index) => [c.name, index] as const))('%s', async (_name, index) => {
+    if (!session) throw new Error('the browser did not start (see beforeAll)');
+    await session.call('runCase', group, index);
+  });
+});
