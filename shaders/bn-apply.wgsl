@@ -102,7 +102,20 @@ fn apply_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   if (wg >= params.planeWorkgroups) { return; }
   let f = wg / params.planeChunks;
   let k = coefficients(vec4u(f));
-  for (var c = planeStart(f, wg % params.planeChunks, lid); c.item < c.end; c = planeAdvance(c)) {
-    out4[c.index] = transform(k, x4[c.index], loadDy(c.index));
+  var c = planeStart(f, wg % params.planeChunks, lid);
+  if (params.planeStep == 1u) {
+    // a contiguous run (CPU adapters), row by row
+    while (c.item < c.end) {
+      let run = rowRun(c);
+      for (var i = c.index; i < c.index + run; i++) {
+        out4[i] = transform(k, x4[i], loadDy(i));
+      }
+      c = nextRow(c, run);
+    }
+  } else {
+    // every planeStep-th item (GPUs: neighbouring threads read neighbouring items)
+    for (; c.item < c.end; c = planeAdvance(c)) {
+      out4[c.index] = transform(k, x4[c.index], loadDy(c.index));
+    }
   }
 }

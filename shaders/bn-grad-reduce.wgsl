@@ -133,21 +133,32 @@ fn grad_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   var acc = GradSums(vec4f(0.0), vec4f(0.0));
   var b = acc;
   var c = planeStart(f, wg % params.planeChunks, lid);
-  while (c.item + 3u * params.planeStep < c.end) {
-    let c1 = planeAdvance(c);
-    let c2 = planeAdvance(c1);
-    let c3 = planeAdvance(c2);
-    let v0 = loadItem(c.index);
-    let v1 = loadItem(c1.index);
-    let v2 = loadItem(c2.index);
-    let v3 = loadItem(c3.index);
-    acc = addTwo(acc, v0.dy, v0.x - mean, v1.dy, v1.x - mean);
-    b = addTwo(b, v2.dy, v2.x - mean, v3.dy, v3.x - mean);
-    c = planeAdvance(c3);
-  }
-  for (; c.item < c.end; c = planeAdvance(c)) {
-    let v = loadItem(c.index);
-    acc = addOne(acc, v.dy, v.x - mean);
+  if (params.planeStep == 1u) {
+    // a contiguous run (CPU adapters), row by row, four items per round
+    while (c.item < c.end) {
+      let run = rowRun(c);
+      let end = c.index + run;
+      var i = c.index;
+      for (; i + 3u < end; i += 4u) {
+        let v0 = loadItem(i);
+        let v1 = loadItem(i + 1u);
+        let v2 = loadItem(i + 2u);
+        let v3 = loadItem(i + 3u);
+        acc = addTwo(acc, v0.dy, v0.x - mean, v1.dy, v1.x - mean);
+        b = addTwo(b, v2.dy, v2.x - mean, v3.dy, v3.x - mean);
+      }
+      for (; i < end; i++) {
+        let v = loadItem(i);
+        acc = addOne(acc, v.dy, v.x - mean);
+      }
+      c = nextRow(c, run);
+    }
+  } else {
+    // every planeStep-th item (GPUs: neighbouring threads read neighbouring items)
+    for (; c.item < c.end; c = planeAdvance(c)) {
+      let v = loadItem(c.index);
+      acc = addOne(acc, v.dy, v.x - mean);
+    }
   }
   acc = sumRowLanes(lid, 1u, WG_SIZE, GradSums(acc.dy + b.dy, acc.dyXc + b.dyXc));
   if (lid == 0u) {

@@ -137,16 +137,26 @@ fn stats_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   let k = f32(stepsBelow(c.item, c.end, params.planeStep));
   var a = ShiftedSums(vec4f(0.0), vec4f(0.0));
   var b = a;
-  while (c.item + 3u * params.planeStep < c.end) {
-    let c1 = planeAdvance(c);
-    let c2 = planeAdvance(c1);
-    let c3 = planeAdvance(c2);
-    a = addTwo(a, loadItem(c.index, pivot) - pivot, loadItem(c1.index, pivot) - pivot);
-    b = addTwo(b, loadItem(c2.index, pivot) - pivot, loadItem(c3.index, pivot) - pivot);
-    c = planeAdvance(c3);
-  }
-  for (; c.item < c.end; c = planeAdvance(c)) {
-    a = addOne(a, loadItem(c.index, pivot) - pivot);
+  if (params.planeStep == 1u) {
+    // a contiguous run (CPU adapters), row by row, four items per round
+    while (c.item < c.end) {
+      let run = rowRun(c);
+      let end = c.index + run;
+      var i = c.index;
+      for (; i + 3u < end; i += 4u) {
+        a = addTwo(a, loadItem(i, pivot) - pivot, loadItem(i + 1u, pivot) - pivot);
+        b = addTwo(b, loadItem(i + 2u, pivot) - pivot, loadItem(i + 3u, pivot) - pivot);
+      }
+      for (; i < end; i++) {
+        a = addOne(a, loadItem(i, pivot) - pivot);
+      }
+      c = nextRow(c, run);
+    }
+  } else {
+    // every planeStep-th item (GPUs: neighbouring threads read neighbouring items)
+    for (; c.item < c.end; c = planeAdvance(c)) {
+      a = addOne(a, loadItem(c.index, pivot) - pivot);
+    }
   }
   let n = select(vec4f(k, 0.0, 0.0, 0.0), vec4f(k), ALIGNED);
   let m = mergeRowLanes(lid, 1u, WG_SIZE, moments(n, a, b));

@@ -198,6 +198,17 @@ fn planeAdvance(c: PlaneCursor) -> PlaneCursor {
   return next;
 }
 
+// With planeStep 1 a thread's items are a contiguous run; within a row of the
+// feature (one inner run) their indices are consecutive. These walk it row by row,
+// so the loops inside a row need no carrying at all.
+fn rowRun(c: PlaneCursor) -> u32 {
+  return min(c.end - c.item, params.groups - c.g);
+}
+
+fn nextRow(c: PlaneCursor, run: u32) -> PlaneCursor {
+  return PlaneCursor(c.item + run, c.end, 0u, c.index + run + params.planeWrapIndex);
+}
+
 // How many of first, first + step, ... lie below end.
 fn stepsBelow(first: u32, end: u32, step: u32) -> u32 {
   return select(0u, (end - first + step - 1u) / step, first < end);
