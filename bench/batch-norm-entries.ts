@@ -1,7 +1,7 @@
 // The batch-norm rows: six shapes (one of 16.7e6 elements) × four ops, on seeded
 // random inputs rotated between iterations, each op checked once against the
 // float64 reference before it is timed.
-import { BatchNorm, canonicalView, reference, type Gradients, type Layout } from '../src/index.js';
+import { BatchNorm, canonicalView, reference, type Gradients, type Layout, type Tuning } from '../src/index.js';
 import { GRAD_TOL, Y_TOL } from '../tests/cases/parity.js';
 import { expectClose } from '../tests/support/compare.js';
 import { activations, elements, normal } from '../tests/support/data.js';
@@ -89,11 +89,11 @@ function shapeData(layout: Layout, shape: number[]): ShapeData {
   return current.data;
 }
 
-async function setupOurs(device: GPUDevice, op: BatchNormOp, d: ShapeData): Promise<OursRun> {
+async function setupOurs(device: GPUDevice, op: BatchNormOp, d: ShapeData, tuning: Partial<Tuning>): Promise<OursRun> {
   const { layout, shape } = d;
   const n = elements(shape);
   const c = canonicalView(layout, shape).features;
-  const bn = new BatchNorm(device, { numFeatures: c, layout, eps: EPS });
+  const bn = new BatchNorm(device, { numFeatures: c, layout, eps: EPS, tuning });
   bn.setState({ gamma: d.gamma, beta: d.beta, runningMean: d.runningMean, runningVar: d.runningVar });
   const buffers: GPUBuffer[] = [];
   const uploadAll = (name: string, arrays: Float32Array[]) =>
@@ -141,14 +141,14 @@ async function setupOurs(device: GPUDevice, op: BatchNormOp, d: ShapeData): Prom
   };
 }
 
-export function batchNormEntries(): BenchEntry[] {
+export function batchNormEntries(tuning: Partial<Tuning>): BenchEntry[] {
   return SHAPES.flatMap(([layout, shape]) =>
     OPS.map((op): BenchEntry => ({
       group: `${layout} [${shape.join(', ')}]`,
       op,
       elements: elements(shape),
       minBytes: BYTES_PER_ELEMENT[op] * elements(shape),
-      setup: (device) => setupOurs(device, op, shapeData(layout, shape)),
+      setup: (device) => setupOurs(device, op, shapeData(layout, shape), tuning),
       peer: { op, layout, shape, data: () => shapeData(layout, shape) },
     })),
   );

@@ -22,7 +22,7 @@ async function main() {
   });
   try {
     console.log(`${session.browserVersion}: ${session.adapter}`);
-    const result = await session.call<SuiteResult>('run', cli.suite);
+    const result = await session.call<SuiteResult>('run', cli.suite, cli.tuning, !cli.noPeer);
     await writeReport(
       result,
       {

@@ -1,18 +1,25 @@
 // Command-line options shared by the Chrome and Node runners.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Tuning } from '../src/index.js';
 import type { SuiteOptions } from './suite.js';
 
 export interface CliOptions {
   suite: SuiteOptions;
+  /** Overrides of the adapter's default tuning for our rows, as BatchNorm's `tuning` option takes them. */
+  tuning: Partial<Tuning>;
   outDir: string;
   headed: boolean;
+  /** Leave the peer (TF.js) out, e.g. to sweep our tuning quickly. */
+  noPeer: boolean;
 }
 
 export const USAGE = `options:
   --only TEXT          run only rows whose "shape op" contains TEXT (repeatable), e.g. --only "NC [4096" --only "eval"
   --out DIR            where the report files go (default: bench/results)
   --peer-budget SEC    time for the peer's timed ops per row (default 20)
+  --tuning JSON        BatchNorm tuning for our rows, e.g. '{"workgroupSize":32}' (default: the adapter's)
+  --no-peer            Chrome only: leave TF.js out
   --headed             Chrome only: show the browser window (needs a display)`;
 
 export function parseCli(argv: string[]): CliOptions {
@@ -22,6 +29,8 @@ export function parseCli(argv: string[]): CliOptions {
       only: { type: 'string', multiple: true },
       out: { type: 'string' },
       'peer-budget': { type: 'string' },
+      tuning: { type: 'string' },
+      'no-peer': { type: 'boolean' },
       headed: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -32,9 +41,19 @@ export function parseCli(argv: string[]): CliOptions {
   }
   const budget = values['peer-budget'] === undefined ? undefined : Number(values['peer-budget']);
   if (budget !== undefined && !(budget > 0)) throw new Error(`--peer-budget must be a number of seconds > 0, got ${values['peer-budget']}`);
+  let tuning: Partial<Tuning> = {};
+  if (values.tuning !== undefined) {
+    try {
+      tuning = JSON.parse(values.tuning);
+    } catch {
+      throw new Error(`--tuning must be JSON, e.g. '{"workgroupSize":32}', got ${values.tuning}`);
+    }
+  }
   return {
     suite: { only: values.only, peerBudgetMs: budget === undefined ? undefined : budget * 1000 },
+    tuning,
     outDir: resolve(values.out ?? 'bench/results'),
     headed: values.headed ?? false,
+    noPeer: values['no-peer'] ?? false,
   };
 }

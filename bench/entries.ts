@@ -1,8 +1,10 @@
 // Every row of the benchmark, in the order they run. Add rows here (a BenchEntry:
 // setup, encode, verify, minimum bytes).
+import type { Tuning } from '../src/index.js';
 import { batchNormEntries } from './batch-norm-entries.js';
 import type { BenchEntry } from './types.js';
 
-export function benchEntries(): BenchEntry[] {
-  return [...batchNormEntries()];
+/** `tuning` overrides the adapter's default tuning of our kernels (to sweep it, bench --tuning). */
+export function benchEntries(tuning: Partial<Tuning> = {}): BenchEntry[] {
+  return [...batchNormEntries(tuning)];
 }

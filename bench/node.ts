@@ -13,7 +13,7 @@ async function main() {
   const loadBefore = currentLoad();
   const device = await requestDevice({ log: true });
   try {
-    const result = await runSuite(device, benchEntries(), undefined, (line) => console.log(line), cli.suite);
+    const result = await runSuite(device, benchEntries(cli.tuning), undefined, (line) => console.log(line), cli.suite);
     await writeReport(
       result,
       {

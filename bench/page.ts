@@ -2,10 +2,11 @@
 // page's device, with TF.js in the same page as the peer.
 import type { PageContext } from '../tests/browser/protocol.js';
 import { benchEntries } from './entries.js';
+import type { Tuning } from '../src/index.js';
 import { runSuite, type SuiteOptions } from './suite.js';
 import { tfjsPeer } from './tfjs-peer.js';
 import type { SuiteResult } from './types.js';
 
-export function run({ device, log }: PageContext, options: SuiteOptions): Promise<SuiteResult> {
-  return runSuite(device, benchEntries(), tfjsPeer, log, options);
+export function run({ device, log }: PageContext, options: SuiteOptions, tuning: Partial<Tuning>, withPeer: boolean): Promise<SuiteResult> {
+  return runSuite(device, benchEntries(tuning), withPeer ? tfjsPeer : undefined, log, options);
 }
