@@ -4,30 +4,9 @@
 import { BatchNorm, CPU_TUNING, GPU_TUNING, ReferenceBatchNorm, type Layout, type Tuning } from '../../src/index.js';
 import { check, expectClose, expectEqual } from '../support/compare.js';
 import { activations, elements, featuresOf, normal } from '../support/data.js';
+import { counting, download, TestBuffers } from '../support/gpu.js';
 import { using, type Case } from './case.js';
 import { GRAD_TOL, STATS_TOL, Y_TOL } from './parity.js';
-
-/** Counts what the library does on a device while `body` runs; the device is left as it was. */
-async function counting<T>(device: GPUDevice, body: (counts: Counts) => Promise<T>): Promise<T> {
-  const counts: Counts = { buffers: 0, bindGroups: 0, submits: 0 };
-  const { createBuffer, createBindGroup } = device;
-  const { submit } = device.queue;
-  device.createBuffer = (d) => (counts.buffers++, createBuffer.call(device, d));
-  device.createBindGroup = (d) => (counts.bindGroups++, createBindGroup.call(device, d));
-  device.queue.submit = (b) => (counts.submits++, submit.call(device.queue, b));
-  try {
-    return await body(counts);
-  } finally {
-    delete (device as Partial<GPUDevice>).createBuffer;
-    delete (device as Partial<GPUDevice>).createBindGroup;
-    delete (device.queue as Partial<GPUQueue>).submit;
-  }
-}
-interface Counts {
-  buffers: number;
-  bindGroups: number;
-  submits: number;
-}
 
 /** A command encoder that records the compute passes and dispatches made on it. */
 function recordingEncoder(device: GPUDevice) {
@@ -44,42 +23,11 @@ function recordingEncoder(device: GPUDevice) {
   return { encoder, log };
 }
 
-function upload(device: GPUDevice, data: Float32Array<ArrayBuffer>, label = 'test input'): GPUBuffer {
-  const b = device.createBuffer({ label, size: Math.ceil(data.byteLength / 16) * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
-  device.queue.writeBuffer(b, 0, data);
-  return b;
-}
-
-async function download(device: GPUDevice, buffer: GPUBuffer, floats: number): Promise<Float32Array> {
-  const read = device.createBuffer({ label: 'test readback', size: floats * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const encoder = device.createCommandEncoder({ label: 'test readback' });
-  encoder.copyBufferToBuffer(buffer, 0, read, 0, floats * 4);
-  device.queue.submit([encoder.finish()]);
-  await read.mapAsync(GPUMapMode.READ);
-  const out = new Float32Array(read.getMappedRange().slice(0));
-  read.destroy();
-  return out;
-}
-
-/** Buffers a case makes, destroyed when it ends. */
-class Buffers {
-  private readonly made: GPUBuffer[] = [];
-  constructor(readonly device: GPUDevice) {}
-  upload(data: Float32Array<ArrayBuffer>) {
-    const b = upload(this.device, data);
-    this.made.push(b);
-    return b;
-  }
-  destroy() {
-    for (const b of this.made) b.destroy();
-  }
-}
-
 const budgetCases: Case[] = ([['NC', [64, 12]], ['NCHW', [2, 8, 6, 6]], ['NCL', [3, 5, 9]], ['NHWC', [2, 3, 3, 7]]] as [Layout, number[]][]).map(
   ([layout, shape]): Case => ({
     name: `dispatch budget in the caller's encoder, one compute pass per op, nothing submitted: ${layout} [${shape}]`,
     run: async (device) => {
-      await using(new Buffers(device), (buffers) =>
+      await using(new TestBuffers(device), (buffers) =>
         using(new BatchNorm(device, { numFeatures: featuresOf(layout, shape), layout }), async (bn) => {
           const x = buffers.upload(activations(layout, shape, 1));
           const dy = buffers.upload(normal(elements(shape), 2));
@@ -108,7 +56,7 @@ const steadyLoop: Case = {
   run: async (device) => {
     const layout = 'NCHW';
     const shape = [4, 6, 5, 5];
-    await using(new Buffers(device), (buffers) =>
+    await using(new TestBuffers(device), (buffers) =>
       using(new BatchNorm(device, { numFeatures: 6, layout }), async (bn) => {
         const xs = [buffers.upload(activations(layout, shape, 3)), buffers.upload(activations(layout, shape, 4))];
         const dy = buffers.upload(normal(elements(shape), 5));
@@ -143,7 +91,7 @@ const recordedSteps: Case = {
   run: async (device) => {
     const layout = 'NC';
     const shape = [50, 6];
-    await using(new Buffers(device), (buffers) =>
+    await using(new TestBuffers(device), (buffers) =>
       using(new BatchNorm(device, { numFeatures: 6, layout, momentum: null }), async (bn) => {
         const ref = new ReferenceBatchNorm({ numFeatures: 6, layout, momentum: null });
         const encoder = device.createCommandEncoder({ label: 'three steps' });
@@ -167,7 +115,7 @@ const forwardBackwardTogether: Case = {
   run: async (device) => {
     const layout = 'NHWC';
     const shape = [3, 4, 5, 8];
-    await using(new Buffers(device), (buffers) =>
+    await using(new TestBuffers(device), (buffers) =>
       using(new BatchNorm(device, { numFeatures: 8, layout }), async (bn) => {
         const ref = new ReferenceBatchNorm({ numFeatures: 8, layout });
         const x = activations(layout, shape, 40);
@@ -191,7 +139,7 @@ function foldCase(layout: Layout, shape: number[]): Case {
     name: `more than 65535 workgroups fold into a 2D dispatch and stay correct: ${layout} [${shape}] with tiny workgroups`,
     run: async (device) => {
       const numFeatures = featuresOf(layout, shape);
-      await using(new Buffers(device), (buffers) =>
+      await using(new TestBuffers(device), (buffers) =>
         using(new BatchNorm(device, { numFeatures, layout, tuning }), async (bn) => {
           const ref = new ReferenceBatchNorm({ numFeatures, layout });
           const x = activations(layout, shape, 50);
@@ -242,7 +190,7 @@ const tuningCases: Case[] = TUNINGS.flatMap(([label, tuning]) =>
 const destroysOnlyItsOwn: Case = {
   name: "destroy() leaves the caller's device and buffers usable",
   run: async (device) => {
-    await using(new Buffers(device), async (buffers) => {
+    await using(new TestBuffers(device), async (buffers) => {
       const x = normal(40, 70);
       const xb = buffers.upload(x);
       const bn = new BatchNorm(device, { numFeatures: 4, layout: 'NC' });

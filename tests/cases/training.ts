@@ -31,6 +31,7 @@ import {
 import * as R from '../../src/network-reference.js';
 import { check, expectClose, expectEqual, expectError } from '../support/compare.js';
 import { activations, normal, rng } from '../support/data.js';
+import { counting, download, TestBuffers } from '../support/gpu.js';
 import { using, type Case } from './case.js';
 
 export const TOL = { linear: 1e-5, activation: 1e-5, loss: 1e-5, parameter: 1e-4, gradient: 1e-4, update: 1e-3, finiteDifference: 2e-2 };
@@ -52,35 +53,6 @@ export const HAND_COMPUTED_STEPS: [OptimizerKind, OptimizerOptions, number, numb
 ];
 
 // ---- helpers -------------------------------------------------------------------
-
-/** GPU buffers a case makes, destroyed when it ends. */
-class Buffers {
-  private readonly made: GPUBuffer[] = [];
-  constructor(readonly device: GPUDevice) {}
-
-  upload(data: Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer>, label = 'test input'): GPUBuffer {
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-    const b = this.device.createBuffer({ label, size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage });
-    this.device.queue.writeBuffer(b, 0, data);
-    this.made.push(b);
-    return b;
-  }
-
-  destroy() {
-    for (const b of this.made) b.destroy();
-  }
-}
-
-async function download(device: GPUDevice, buffer: GPUBuffer, floats: number): Promise<Float32Array> {
-  const read = device.createBuffer({ label: 'test readback', size: floats * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const encoder = device.createCommandEncoder({ label: 'test readback' });
-  encoder.copyBufferToBuffer(buffer, 0, read, 0, floats * 4);
-  device.queue.submit([encoder.finish()]);
-  await read.mapAsync(GPUMapMode.READ);
-  const out = new Float32Array(read.getMappedRange().slice(0));
-  read.destroy();
-  return out;
-}
 
 /** Seeded class ids in [0, classes). */
 function labelsFor(rows: number, classes: number, seed: number): Uint32Array<ArrayBuffer> {
@@ -177,7 +149,7 @@ linearCases.push(
   {
     name: 'Linear backward without the input gradient: dx null, dW still right',
     run: (device) =>
-      using(new Buffers(device), (buffers) =>
+      using(new TestBuffers(device), (buffers) =>
         using(new Linear(device, { inFeatures: 6, outFeatures: 7, seed: 6 }), async (layer) => {
           const x = normal(9 * 6, 7);
           const dy = normal(9 * 7, 8);
@@ -251,7 +223,7 @@ const lossCases: Case[] = [
   {
     name: 'softmax cross-entropy keeps a running total on the GPU over batches; read() returns the mean and starts again',
     run: (device) =>
-      using(new Buffers(device), (buffers) =>
+      using(new TestBuffers(device), (buffers) =>
         using(new SoftmaxCrossEntropy(device, { classes: 4 }), async (loss) => {
           const batches = [[16, 40], [9, 41], [16, 42]];
           let expected = 0;
@@ -277,7 +249,7 @@ const lossCases: Case[] = [
   {
     name: 'softmax cross-entropy: a GPU label out of range is counted, makes the loss NaN, and its row gets no gradient',
     run: (device) =>
-      using(new Buffers(device), (buffers) =>
+      using(new TestBuffers(device), (buffers) =>
         using(new SoftmaxCrossEntropy(device, { classes: 3 }), async (loss) => {
           const z = normal(12, 50);
           const labels = Uint32Array.from([0, 7, 2, 1]);
@@ -297,7 +269,7 @@ const lossCases: Case[] = [
 // ---- optimizers --------------------------------------------------------------------
 
 /** A parameter on the GPU whose gradient buffer the test swaps between steps. */
-function parameter(buffers: Buffers, name: string, values: Float32Array<ArrayBuffer>, grads: GPUBuffer[]): Parameter & { step: number } {
+function parameter(buffers: TestBuffers, name: string, values: Float32Array<ArrayBuffer>, grads: GPUBuffer[]): Parameter & { step: number } {
   return {
     name,
     value: buffers.upload(values, name),
@@ -313,7 +285,7 @@ const optimizerCases: Case[] = [
   ...HAND_COMPUTED_STEPS.map(([kind, options, first, second]): Case => ({
     name: `${kind} ${JSON.stringify(options)} on the GPU: two steps (gradients 0.5, then −1) match the values worked out by hand`,
     run: (device) =>
-      using(new Buffers(device), async (buffers) => {
+      using(new TestBuffers(device), async (buffers) => {
         const p = parameter(buffers, 'p', new Float32Array(5).fill(1), [buffers.upload(new Float32Array(5).fill(0.5)), buffers.upload(new Float32Array(5).fill(-1))]);
         await using(createOptimizer(device, [p], { type: kind, ...options }), async (opt) => {
           opt.step();
@@ -327,7 +299,7 @@ const optimizerCases: Case[] = [
   ...OPTIMIZERS.map((kind): Case => ({
     name: `${kind} with weight decay: 4 steps recorded into one encoder (the step count stays on the GPU) match the reference on 2 parameters`,
     run: (device) =>
-      using(new Buffers(device), async (buffers) => {
+      using(new TestBuffers(device), async (buffers) => {
         const options: OptimizerOptions = { learningRate: 0.05, weightDecay: 0.01, ...(kind === 'momentum' ? { nesterov: true } : {}) };
         const sizes = { a: 1000, b: 3 };
         const values = Object.fromEntries(Object.entries(sizes).map(([name, n], i) => [name, normal(n, 60 + i)]));
@@ -350,7 +322,7 @@ const optimizerCases: Case[] = [
   {
     name: 'setOptions() changes the learning rate of the steps submitted after it',
     run: (device) =>
-      using(new Buffers(device), async (buffers) => {
+      using(new TestBuffers(device), async (buffers) => {
         const p = parameter(buffers, 'p', new Float32Array(4).fill(1), [buffers.upload(new Float32Array(4).fill(0.5))]);
         await using(createOptimizer(device, [p], { type: 'sgd', learningRate: 0.1 }), async (opt) => {
           opt.step();
@@ -370,7 +342,7 @@ function trainingStepCase(net: Network, kind: OptimizerKind, options: OptimizerO
   return {
     name: `${net} network, ${kind} ${JSON.stringify(options)}: ${steps} training steps match the float64 reference (parameters, gradients, updates, loss, running statistics)`,
     run: (device) =>
-      using(new Buffers(device), (buffers) =>
+      using(new TestBuffers(device), (buffers) =>
         using(new Sequential(device, network(device, net, 10, 4, 80)), async (model) => {
           const rows = 24;
           const shape = [rows, 10];
@@ -445,7 +417,7 @@ const networkCases: Case[] = [
   {
     name: 'GPU gradients of a tiny network match central differences of the GPU loss (Linear → BatchNorm → tanh → Linear, batch 6)',
     run: (device) =>
-      using(new Buffers(device), (buffers) =>
+      using(new TestBuffers(device), (buffers) =>
         using(new SoftmaxCrossEntropy(device, { classes: 3 }), (lossFn) =>
           using(
             new Sequential(device, [
@@ -491,34 +463,11 @@ const networkCases: Case[] = [
 
 // ---- the GPU-resident API --------------------------------------------------------------
 
-interface Counts {
-  buffers: number;
-  bindGroups: number;
-  submits: number;
-}
-
-/** Counts what the library creates and submits on a device while `body` runs; the device is left as it was. */
-async function counting<T>(device: GPUDevice, body: (counts: Counts) => Promise<T>): Promise<T> {
-  const counts: Counts = { buffers: 0, bindGroups: 0, submits: 0 };
-  const { createBuffer, createBindGroup } = device;
-  const { submit } = device.queue;
-  device.createBuffer = (d) => (counts.buffers++, createBuffer.call(device, d));
-  device.createBindGroup = (d) => (counts.bindGroups++, createBindGroup.call(device, d));
-  device.queue.submit = (b) => (counts.submits++, submit.call(device.queue, b));
-  try {
-    return await body(counts);
-  } finally {
-    delete (device as Partial<GPUDevice>).createBuffer;
-    delete (device as Partial<GPUDevice>).createBindGroup;
-    delete (device.queue as Partial<GPUQueue>).submit;
-  }
-}
-
 const apiCases: Case[] = [
   {
     name: 'a steady training loop (50 steps, loss read every 10) creates no buffers or bind groups and submits once per step',
     run: (device) =>
-      using(new Buffers(device), (buffers) =>
+      using(new TestBuffers(device), (buffers) =>
         using(new Sequential(device, network(device, 'batchnorm-sigmoid', 10, 4, 140)), async (model) => {
           model.compile({ optimizer: { type: 'adam', learningRate: 0.01 } });
           const shape = [32, 10];
@@ -545,7 +494,7 @@ const apiCases: Case[] = [
   {
     name: "trainStep() into the caller's encoder records without submitting; three steps in one encoder match three steps of the reference",
     run: (device) =>
-      using(new Buffers(device), (buffers) =>
+      using(new TestBuffers(device), (buffers) =>
         using(new Sequential(device, network(device, 'batchnorm-sigmoid', 10, 4, 150)), async (model) => {
           model.compile({ optimizer: { type: 'adam', learningRate: 0.01 } });
           const ref = await mirror(model);
@@ -585,7 +534,7 @@ const apiCases: Case[] = [
   {
     name: "destroy() leaves the caller's buffers usable and an optimizer passed to compile() alive",
     run: (device) =>
-      using(new Buffers(device), async (buffers) => {
+      using(new TestBuffers(device), async (buffers) => {
         const x = activations('NC', [8, 10], 160);
         const xb = buffers.upload(x);
         const labels = buffers.upload(labelsFor(8, 4, 161));
@@ -613,11 +562,11 @@ const rejects = (name: string, pattern: RegExp, call: (device: GPUDevice) => unk
  * must still match two steps of the reference (parameters, optimizer state and step
  * count, running statistics), and the loss total hold exactly those two steps.
  */
-function rejectsAndChangesNothing(name: string, pattern: RegExp, call: (model: Sequential, buffers: Buffers) => unknown): Case {
+function rejectsAndChangesNothing(name: string, pattern: RegExp, call: (model: Sequential, buffers: TestBuffers) => unknown): Case {
   return {
     name: `${name} throws and changes nothing`,
     run: (device) =>
-      using(new Buffers(device), (buffers) =>
+      using(new TestBuffers(device), (buffers) =>
         using(new Sequential(device, network(device, 'batchnorm-sigmoid', 10, 4, 170)), async (model) => {
           model.compile({ optimizer: { type: 'adam', learningRate: 0.01 } });
           const ref = await mirror(model);
@@ -655,11 +604,11 @@ const validationCases: Case[] = [
   rejects('Linear forward with batch 0', /batch must be a positive integer, got 0/, (d) =>
     using(new Linear(d, { inFeatures: 6, outFeatures: 3 }), (l) => l.forwardArray(new Float32Array(0), [0, 6]))),
   rejects('Linear forward with a buffer of the wrong size', /x has 64 bytes, but the shape has 24 f32 elements \(96 bytes\)/, (d) =>
-    using(new Buffers(d), (b) => using(new Linear(d, { inFeatures: 6, outFeatures: 3 }), async (l) => l.forward(b.upload(new Float32Array(16)), [4, 6])))),
+    using(new TestBuffers(d), (b) => using(new Linear(d, { inFeatures: 6, outFeatures: 3 }), async (l) => l.forward(b.upload(new Float32Array(16)), [4, 6])))),
   rejects('Linear forward of its own output', /x is a buffer this layer writes/, (d) =>
-    using(new Buffers(d), (b) => using(new Linear(d, { inFeatures: 3, outFeatures: 3 }), async (l) => l.forward(l.forward(b.upload(new Float32Array(12)), [4, 3]), [4, 3])))),
+    using(new TestBuffers(d), (b) => using(new Linear(d, { inFeatures: 3, outFeatures: 3 }), async (l) => l.forward(l.forward(b.upload(new Float32Array(12)), [4, 3]), [4, 3])))),
   rejects('Linear backward before forward', /backward\(\) called before any forward\(\)/, (d) =>
-    using(new Buffers(d), (b) => using(new Linear(d, { inFeatures: 3, outFeatures: 3 }), async (l) => l.backward(b.upload(new Float32Array(12)))))),
+    using(new TestBuffers(d), (b) => using(new Linear(d, { inFeatures: 3, outFeatures: 3 }), async (l) => l.backward(b.upload(new Float32Array(12)))))),
   rejects('Linear setWeights with a bias on a layer without one', /setWeights\(\): linear\[3→2, no bias\] has no bias/, (d) =>
     using(new Linear(d, { inFeatures: 3, outFeatures: 2, bias: false }), async (l) => l.setWeights({ weight: new Float32Array(6), bias: new Float32Array(2) }))),
   rejects('Linear setWeights with the wrong length', /weight has 5 elements, but 6 are expected/, (d) =>
@@ -680,27 +629,27 @@ const validationCases: Case[] = [
   rejects('a loss with too few labels', /labels has 3 class ids, but the batch has 4 rows/, (d) =>
     using(new SoftmaxCrossEntropy(d, { classes: 3 }), (l) => l.forwardArray(normal(12, 1), [0, 1, 2], [4, 3]))),
   rejects('a loss with a label buffer too small', /labels has 16 bytes, but 5 rows need 20/, (d) =>
-    using(new Buffers(d), (b) => using(new SoftmaxCrossEntropy(d, { classes: 3 }), async (l) => l.forward(b.upload(normal(15, 1)), b.upload(new Uint32Array(4)), [5, 3])))),
+    using(new TestBuffers(d), (b) => using(new SoftmaxCrossEntropy(d, { classes: 3 }), async (l) => l.forward(b.upload(normal(15, 1)), b.upload(new Uint32Array(4)), [5, 3])))),
   rejects('an optimizer named "adagrad"', /optimizer must be one of sgd, momentum, rmsprop, adam, got "adagrad"/, (d) =>
-    using(new Buffers(d), async (b) => new Optimizer(d, 'adagrad' as 'sgd', [{ name: 'p', value: b.upload(normal(4, 1)), grad: null }]))),
+    using(new TestBuffers(d), async (b) => new Optimizer(d, 'adagrad' as 'sgd', [{ name: 'p', value: b.upload(normal(4, 1)), grad: null }]))),
   rejects('an optimizer with learningRate -0.1', /learningRate must be a finite number in \[0, Infinity\], got -0\.1/, (d) =>
-    using(new Buffers(d), async (b) => createOptimizer(d, [{ name: 'p', value: b.upload(normal(4, 1)), grad: null }], { type: 'sgd', learningRate: -0.1 }))),
+    using(new TestBuffers(d), async (b) => createOptimizer(d, [{ name: 'p', value: b.upload(normal(4, 1)), grad: null }], { type: 'sgd', learningRate: -0.1 }))),
   rejects('Adam with beta2 1', /beta2 must be a finite number in \[0, 1\), got 1/, (d) =>
-    using(new Buffers(d), async (b) => createOptimizer(d, [{ name: 'p', value: b.upload(normal(4, 1)), grad: null }], { type: 'adam', beta2: 1 }))),
+    using(new TestBuffers(d), async (b) => createOptimizer(d, [{ name: 'p', value: b.upload(normal(4, 1)), grad: null }], { type: 'adam', beta2: 1 }))),
   rejects("Momentum with PyTorch's momentum option", /momentum: unknown option momentum \(did you mean beta1\?\)/, (d) =>
-    using(new Buffers(d), async (b) => createOptimizer(d, [{ name: 'p', value: b.upload(normal(4, 1)), grad: null }], { type: 'momentum', momentum: 0.9 } as never))),
+    using(new TestBuffers(d), async (b) => createOptimizer(d, [{ name: 'p', value: b.upload(normal(4, 1)), grad: null }], { type: 'momentum', momentum: 0.9 } as never))),
   rejects('SGD with beta1, which it does not use', /sgd: unknown option beta1; the options are learningRate, weightDecay/, (d) =>
-    using(new Buffers(d), async (b) => createOptimizer(d, [{ name: 'p', value: b.upload(normal(4, 1)), grad: null }], { type: 'sgd', beta1: 0.9 }))),
+    using(new TestBuffers(d), async (b) => createOptimizer(d, [{ name: 'p', value: b.upload(normal(4, 1)), grad: null }], { type: 'sgd', beta1: 0.9 }))),
   rejects('an optimizer with no parameters', /parameters is empty/, (d) => createOptimizer(d, [], { type: 'sgd' })),
   rejects('an optimizer with a parameter twice', /parameter name p appears twice/, (d) =>
-    using(new Buffers(d), async (b) => {
+    using(new TestBuffers(d), async (b) => {
       const value = b.upload(normal(4, 1));
       return createOptimizer(d, [{ name: 'p', value, grad: null }, { name: 'p', value: b.upload(normal(4, 2)), grad: null }], { type: 'sgd' });
     })),
   rejects('an optimizer step before any gradient', /parameter 0\.weight has no gradient yet: run backward\(\) before step\(\)/, (d) =>
     using(new Sequential(d, network(d, 'bias-sigmoid', 3, 2, 1)), async (m) => using(createOptimizer(d, m.parameters(), { type: 'adam' }), async (o) => o.step()))),
   rejects('an optimizer step with a gradient buffer too small', /parameter p: grad has 16 bytes, but the parameter has 8 f32 \(32 bytes\)/, (d) =>
-    using(new Buffers(d), (b) => using(createOptimizer(d, [{ name: 'p', value: b.upload(normal(8, 1)), grad: b.upload(normal(4, 2)) }], { type: 'sgd' }), async (o) => o.step()))),
+    using(new TestBuffers(d), (b) => using(createOptimizer(d, [{ name: 'p', value: b.upload(normal(8, 1)), grad: b.upload(normal(4, 2)) }], { type: 'sgd' }), async (o) => o.step()))),
   rejects('a Sequential with no layers', /layers must be a non-empty array/, (d) => new Sequential(d, [])),
   rejects('a Sequential whose BatchNorm has the wrong number of features', /layer 1 \(batchnorm\[32\]\) takes 32 features, but the layers before it give 64/, (d) =>
     new Sequential(d, [new Linear(d, { inFeatures: 12, outFeatures: 64 }), bn(d, 32)])),

@@ -4,6 +4,7 @@
 import { BatchNorm, type BatchNormState } from '../../src/index.js';
 import { check, expectEqual, expectError } from '../support/compare.js';
 import { normal } from '../support/data.js';
+import { TestBuffers } from '../support/gpu.js';
 import { using, type Case } from './case.js';
 
 type Options = ConstructorParameters<typeof BatchNorm>[1];
@@ -59,25 +60,11 @@ function expectSameState(got: BatchNormState, expected: BatchNormState) {
   check(got.numBatchesTracked === expected.numBatchesTracked, `numBatchesTracked ${got.numBatchesTracked}, expected ${expected.numBatchesTracked}`);
 }
 
-/** Buffers a case makes, destroyed when it ends. */
-class Scope {
-  private readonly made: GPUBuffer[] = [];
-  constructor(readonly device: GPUDevice) {}
-  buffer(bytes: number, usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST): GPUBuffer {
-    const b = this.device.createBuffer({ label: 'test tensor', size: bytes, usage });
-    this.made.push(b);
-    return b;
-  }
-  destroy() {
-    for (const b of this.made) b.destroy();
-  }
-}
-
 interface Bad<T> {
   options?: Partial<Options>;
   /** Good calls that make what the bad call needs (their effects are part of the state compared). */
-  setup?: (bn: BatchNorm, scope: Scope) => T;
-  call: (bn: BatchNorm, scope: Scope, made: T) => unknown;
+  setup?: (bn: BatchNorm, scope: TestBuffers) => T;
+  call: (bn: BatchNorm, scope: TestBuffers, made: T) => unknown;
 }
 
 /** Runs a bad call on a trained BatchNorm and checks the error, and that the state and the last forward are unchanged. */
@@ -86,7 +73,7 @@ function rejects<T>(what: string, pattern: RegExp, bad: Bad<T>): Case {
     name: `${what} throws and changes nothing`,
     run: async (device) => {
       const t = await trained(device, bad.options);
-      await using(new Scope(device), (scope) =>
+      await using(new TestBuffers(device), (scope) =>
         using(t.bn, async (bn) => {
           const made = bad.setup?.(bn, scope) as T;
           const state = await bn.getState();
@@ -193,7 +180,7 @@ const lifecycleCases: Case[] = [
     run: async (device) => {
       await using(new BatchNorm(device, { numFeatures: 2, layout: 'NC' }), async (bn) => {
         await expectError(() => bn.backwardArray(normal(8, 1)), /backwardArray\(\) called before any forward\(\)/);
-        await using(new Scope(device), (s) => expectError(() => bn.backward(s.buffer(32)), /backward\(\) called before any forward\(\)/));
+        await using(new TestBuffers(device), (s) => expectError(() => bn.backward(s.buffer(32)), /backward\(\) called before any forward\(\)/));
       });
     },
   },
@@ -206,7 +193,7 @@ const lifecycleCases: Case[] = [
       bn.destroy(); // a second destroy is harmless
       const x = normal(8, 2);
       await expectError(() => bn.forwardArray(x, [4, 2]), /forwardArray\(\) called after destroy\(\)/);
-      await using(new Scope(device), (s) => expectError(() => bn.forward(s.buffer(32), [4, 2]), /forward\(\) called after destroy\(\)/));
+      await using(new TestBuffers(device), (s) => expectError(() => bn.forward(s.buffer(32), [4, 2]), /forward\(\) called after destroy\(\)/));
       await expectError(() => bn.backwardArray(x), /backwardArray\(\) called after destroy\(\)/);
       await expectError(() => bn.getState(), /getState\(\) called after destroy\(\)/);
       await expectError(() => bn.setState({ numBatchesTracked: 1 }), /setState\(\) called after destroy\(\)/);

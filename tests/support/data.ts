@@ -1,17 +1,9 @@
 // Seeded test data: never zeros, the same on every run and in every environment.
 import type { Layout } from '../../src/layout.js';
+import { seededRandom } from '../../src/random.js';
 
-/** mulberry32: a small seeded PRNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The library's seeded generator (mulberry32): uniform numbers in [0, 1). */
+export const rng = seededRandom;
 
 /** Normal(mean, std) samples as f32 (Box-Muller). */
 export function normal(n: number, seed: number, mean = 0, std = 1): Float32Array<ArrayBuffer> {
