@@ -99,9 +99,12 @@ export class BatchNorm {
     this.trackRunningStats = checkBoolean('trackRunningStats', options.trackRunningStats ?? true);
     this.unbiasedRunningVar = checkBoolean('unbiasedRunningVar', options.unbiasedRunningVar ?? true);
     this.tuning = { ...defaultTuning(device), ...options.tuning };
+    // 256 threads fit every WebGPU device: it is the least maxComputeWorkgroupSizeX and
+    // maxComputeInvocationsPerWorkgroup may be, and their reductions' workgroup memory
+    // (3 vec4 per thread) stays within the least maxComputeWorkgroupStorageSize, 16 KiB.
     const wg = this.tuning.workgroupSize;
-    if (!Number.isInteger(wg) || wg < 1 || (wg & (wg - 1)) !== 0 || wg > device.limits.maxComputeInvocationsPerWorkgroup) {
-      fail(`tuning.workgroupSize must be a power of 2 up to ${device.limits.maxComputeInvocationsPerWorkgroup}, got ${wg}`);
+    if (!Number.isInteger(wg) || wg < 1 || (wg & (wg - 1)) !== 0 || wg > 256) {
+      fail(`tuning.workgroupSize must be a power of 2 from 1 to 256, got ${wg}`);
     }
     checkPositiveInteger('tuning.targetWorkgroups', this.tuning.targetWorkgroups);
     checkPositiveInteger('tuning.minItemsPerThread', this.tuning.minItemsPerThread);

@@ -23,7 +23,8 @@ const constructorErrors: [string, Options, RegExp][] = [
   ['momentum NaN', { numFeatures: 4, layout: 'NC', momentum: NaN }, /momentum must be a number in \[0, 1\] or null, got NaN/],
   ['affine "yes"', { numFeatures: 4, layout: 'NC', affine: 'yes' as unknown as boolean }, /affine must be a boolean, got "yes"/],
   ['unbiasedRunningVar 1', { numFeatures: 4, layout: 'NC', unbiasedRunningVar: 1 as unknown as boolean }, /unbiasedRunningVar must be a boolean, got 1/],
-  ['tuning.workgroupSize 48', { numFeatures: 4, layout: 'NC', tuning: { workgroupSize: 48 } }, /tuning\.workgroupSize must be a power of 2 up to \d+, got 48/],
+  ['tuning.workgroupSize 48', { numFeatures: 4, layout: 'NC', tuning: { workgroupSize: 48 } }, /tuning\.workgroupSize must be a power of 2 from 1 to 256, got 48/],
+  ['tuning.workgroupSize 512', { numFeatures: 4, layout: 'NC', tuning: { workgroupSize: 512 } }, /tuning\.workgroupSize must be a power of 2 from 1 to 256, got 512/],
 ];
 
 const constructorCases: Case[] = [
