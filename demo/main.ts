@@ -106,7 +106,8 @@ function render() {
     .map((l) => {
       const rate = l.busyMs > 0 ? (l.run.steps / l.busyMs) * 1000 : NaN;
       const cells = [l.run.steps, rate.toFixed(1), l.lastLoss.toFixed(4), l.lastAccuracy.toFixed(3), l.reached ?? '–'];
-      return `<tr><td><span class="swatch" style="background:${l.color}"></span>${l.label}</td>${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
+      // data-steps and data-reached: for scripts that watch the page (demo/screenshot.ts)
+      return `<tr data-steps="${l.run.steps}" data-reached="${l.reached ?? ''}"><td><span class="swatch" style="background:${l.color}"></span>${l.label}</td>${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
     })
     .join('');
 }

@@ -1,7 +1,7 @@
 // The demo's training, apart from the page so that a script or a headless browser
 // can run exactly the same thing with the same seeds: a multi-layer perceptron on
 // the generated spirals, with or without batch normalization, trained on the GPU.
-import { BatchNorm } from '../src/batch-norm.js';
+import { BatchNorm, type BatchNormOptions } from '../src/batch-norm.js';
 import { Activation, type ActivationKind } from '../src/activation.js';
 import { Linear } from '../src/linear.js';
 import type { LossReading } from '../src/loss.js';
@@ -17,8 +17,8 @@ export interface RunConfig {
   activation: ActivationKind;
   hidden: number[];
   batchSize: number;
-  /** BatchNorm's momentum: the weight of each batch in the running statistics (PyTorch's default 0.1) */
-  batchNormMomentum: number;
+  /** BatchNorm's conventions (PyTorch's by default: momentum 0.1 on each batch, eps 1e-5, unbiased running variance) */
+  batchNormOptions: Pick<BatchNormOptions, 'momentum' | 'eps' | 'unbiasedRunningVar'>;
   /** seed of the initial weights and of the batch order */
   seed: number;
 }
@@ -33,7 +33,7 @@ export const DEFAULT_RUN: Omit<RunConfig, 'batchNorm'> = {
   activation: 'sigmoid',
   hidden: [64, 64, 64],
   batchSize: 128,
-  batchNormMomentum: 0.1,
+  batchNormOptions: { momentum: 0.1 },
   seed: 1,
 };
 
@@ -48,7 +48,7 @@ export function buildLayers(device: GPUDevice, inFeatures: number, classes: numb
   let n = inFeatures;
   config.hidden.forEach((width, i) => {
     layers.push(new Linear(device, { inFeatures: n, outFeatures: width, bias: !config.batchNorm, seed: config.seed * 100 + i }));
-    if (config.batchNorm) layers.push(new BatchNorm(device, { numFeatures: width, layout: 'NC', momentum: config.batchNormMomentum }));
+    if (config.batchNorm) layers.push(new BatchNorm(device, { ...config.batchNormOptions, numFeatures: width, layout: 'NC' }));
     layers.push(new Activation(device, config.activation));
     n = width;
   });
