@@ -3,6 +3,7 @@
 import { openPage } from '../tests/browser/harness.js';
 import { TFJS_PACKAGES } from '../tests/cases/tfjs.js';
 import { parseCli } from './cli.js';
+import { TFJS_LAYERS } from './tfjs-network-peer.js';
 import { currentLoad, writeReport } from './report.js';
 import type { SuiteResult } from './types.js';
 
@@ -15,7 +16,7 @@ async function main() {
   console.log('starting Chrome and the page (Vite on http://localhost) ...');
   const session = await openPage({
     module: 'bench/page.ts',
-    dependencies: TFJS_PACKAGES,
+    dependencies: [...TFJS_PACKAGES, TFJS_LAYERS],
     headed: cli.headed,
     callTimeoutMs: BENCH_TIMEOUT_MS,
     log: (line) => console.log(line),

@@ -1,5 +1,5 @@
 // Numbers and rows as text: the progress line and the table (plain and Markdown).
-import type { BenchRow, FloorMeasure } from './types.js';
+import type { BenchRow, FloorMeasure, MeasuredRow } from './types.js';
 
 /** The peer result of rows run without a peer (in Node, say). */
 export const NO_PEER = 'n/a';
@@ -20,7 +20,7 @@ const ratio = (value: number) => (value >= 10 ? value.toFixed(0) : value.toFixed
 export const peerRatio = (row: Pick<BenchRow, 'peer' | 'latencyMs'>) => (row.peer.ms === undefined ? undefined : row.peer.ms / row.latencyMs);
 
 /** One row as it finishes (the floor ratio comes with the floor line after the rows of its size). */
-export function progressLine(row: Omit<BenchRow, 'floorMs' | 'xFloor'>, index: number, total: number, peerName?: string): string {
+export function progressLine(row: MeasuredRow, index: number, total: number, peerName?: string): string {
   const width = String(total).length;
   const head = `[${String(index + 1).padStart(width)}/${total}] ${row.group} · ${row.op}`;
   const ours = `${row.dispatches} dispatches, latency ${formatMs(row.latencyMs)}, throughput ${formatMs(row.throughputMs)} (${row.gbps.toFixed(2)} GB/s)`;

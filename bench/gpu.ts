@@ -5,8 +5,8 @@ export async function submitAndWait(device: GPUDevice, encoder: GPUCommandEncode
   await device.queue.onSubmittedWorkDone();
 }
 
-/** A storage buffer holding `data`, padded to 16 bytes as the library accepts. */
-export function upload(device: GPUDevice, label: string, data: Float32Array<ArrayBuffer>): GPUBuffer {
+/** A storage buffer holding `data` (f32 values or u32 class ids), padded to 16 bytes as the library accepts. */
+export function upload(device: GPUDevice, label: string, data: Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer>): GPUBuffer {
   const buffer = device.createBuffer({ label, size: Math.ceil(data.byteLength / 16) * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(buffer, 0, data);
   return buffer;

@@ -40,7 +40,7 @@ const slug = (s: string) =>
 
 const DEFINITIONS = [
   'latency: median wall time of one op recorded, submitted and waited for (onSubmittedWorkDone); throughput: median per op of k ops recorded into one encoder before one wait.',
-  'GB/s: the op\'s minimum bytes (f32: training forward 3·4·n, eval forward 2·4·n, backward 5·4·n, training step 8·4·n) over the throughput time.',
+  'GB/s: the op\'s minimum bytes (batch norm, f32: training forward 3·4·n, eval forward 2·4·n, backward 5·4·n, training step 8·4·n; the network training step: see its note) over the throughput time.',
   'floor: those bytes over the bandwidth of a plain WGSL vec4 copy (grid-stride loop, best of a few launch shapes) on the same adapter, run, and tensor size; × floor = throughput / floor.',
   'peer × ours: the peer\'s median time per op (one op, then wait) over our latency. Every output, ours and the peer\'s, was checked once against the float64 reference before timing.',
 ];
@@ -48,6 +48,7 @@ const DEFINITIONS = [
 export function markdownReport(report: BenchReport, chartFile: string): string {
   const floors = report.floors.map((f) => `${f.elements.toLocaleString('en')} elements: ${f.gbps.toFixed(2)} GB/s (${f.config})`);
   const skipped = skippedNotes(report.rows);
+  const summaries = report.rows.flatMap((r) => (r.summary ? [`- ${r.group} ${r.op}: ${r.summary}`] : []));
   return [
     `# webgpu-batchnorm benchmark: ${report.adapter}`,
     '',
@@ -57,6 +58,7 @@ export function markdownReport(report: BenchReport, chartFile: string): string {
     '',
     ...DEFINITIONS.map((d) => `- ${d}`),
     `- Copy bandwidth (the floor): ${floors.join('; ')}.`,
+    ...(summaries.length ? ['', 'Notes on rows:', '', ...summaries] : []),
     ...(skipped.length ? ['', `${report.peer ?? 'Peer'} rows without a time:`, '', ...skipped.map((s) => `- ${s}`)] : []),
     '',
     `![chart](${chartFile})`,
@@ -72,6 +74,7 @@ export async function writeReport(result: SuiteResult, run: RunInfo, print: (lin
   print(`${report.adapter} · ${report.runtime}`);
   print(textTable(report.rows, report.peer));
   for (const note of skippedNotes(report.rows)) print(`  ${note}`);
+  for (const row of report.rows) if (row.summary) print(`  ${row.group} ${row.op}: ${row.summary}`);
   // The load average after a run is mostly the run itself (SwiftShader keeps every core
   // busy); the one before tells whether something else was competing for the machine.
   if (machine.loadBefore > machine.cpus / 2) {

@@ -7,7 +7,7 @@ import { measureFloor } from './floor.js';
 import { countingEncoder, submitAndWait } from './gpu.js';
 import { floorLine, formatMs, NO_PEER, progressLine } from './format.js';
 import { batchSize, Iterations, latency, median, throughput, warmUp } from './timing.js';
-import type { BenchEntry, BenchRow, FloorMeasure, OursMeasure, Peer, PeerResult, PeerTask, SuiteResult } from './types.js';
+import type { BenchEntry, BenchRow, FloorMeasure, MeasuredRow, OursMeasure, Peer, PeerResult, PeerTask, SuiteResult } from './types.js';
 
 export interface SuiteOptions {
   /** Run only the rows whose "group op" contains one of these (case-insensitive). */
@@ -122,14 +122,16 @@ export async function runSuite(
     const n = sized[0].elements;
     const before = await measureFloor(device, n);
     log(`floor on ${n.toLocaleString('en')} elements, before its rows: ${before.gbps.toFixed(2)} GB/s (vec4 copy, ${before.config})`);
-    const measured: Omit<BenchRow, 'floorMs' | 'xFloor'>[] = [];
+    const measured: MeasuredRow[] = [];
     for (const entry of sized) {
       const ours = await measureOurs(device, entry);
       const peerResult: PeerResult =
         peer && entry.peer ? await measurePeer(peer, entry.peer, entry.elements, budgetMs, history) : { skipped: NO_PEER };
-      const row = { group: entry.group, op: entry.op, elements: n, minBytes: entry.minBytes, ...ours, peer: peerResult };
+      const row: MeasuredRow = { group: entry.group, op: entry.op, elements: n, minBytes: entry.minBytes, ...ours, peer: peerResult };
+      if (entry.summary) row.summary = entry.summary(row, peer?.name);
       measured.push(row);
       log(progressLine(row, done++, selected.length, peer?.name));
+      if (row.summary) log(`  ${row.summary}`);
     }
     const after = await measureFloor(device, n);
     const floor = after.gbps > before.gbps ? after : before;

@@ -2,22 +2,16 @@
 // benchmark's batch-norm ops the way a TF.js user would: tf.moments + tf.batchNorm
 // for training forward, tf.batchNorm with running statistics for eval, tf.grads
 // for a training step. Conventions as in tests/cases/tfjs.ts (biased variance,
-// eps 1e-5 passed explicitly).
+// eps 1e-5 passed explicitly). The network's training step: tfjs-network-peer.ts.
 import type * as Tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { loadTfjs, PEER_TOL, TFJS_EPS, tfjsAxes, tfjsGradients, tfjsTrainingForward } from '../tests/cases/tfjs.js';
 import { expectClose } from '../tests/support/compare.js';
-import type { Peer, PeerRun, PeerTask } from './types.js';
+import { flush } from './tfjs-backend.js';
+import { prepareNetworkStep } from './tfjs-network-peer.js';
+import type { BatchNormTask, Peer, PeerRun } from './types.js';
 
-/** Submits what TF.js has recorded (it batches dispatches into one encoder) and waits until the GPU is done. */
-async function flush(backend: WebGPUBackend): Promise<void> {
-  backend.ensureCommandEncoderReady();
-  backend.endComputePassEncoder(); // finishing an encoder with an open pass would invalidate the whole submit
-  backend.submitQueue();
-  await backend.device.queue.onSubmittedWorkDone();
-}
-
-async function prepare(task: PeerTask): Promise<PeerRun> {
+async function prepareBatchNorm(task: BatchNormTask): Promise<PeerRun> {
   const tf = await loadTfjs();
   const backend = tf.backend() as WebGPUBackend;
   const { op, layout, shape } = task;
@@ -74,5 +68,5 @@ export const tfjsPeer: Peer = {
   name: 'TF.js 4.22 webgpu',
   unsupported: (task) =>
     task.op === 'backward' ? 'n/a: TF.js has no backward on its own (tf.grads runs the forward too: see training step)' : undefined,
-  prepare,
+  prepare: (task) => (task.op === 'network training step' ? prepareNetworkStep(task) : prepareBatchNorm(task)),
 };

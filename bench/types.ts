@@ -1,6 +1,6 @@
 // The shapes of a benchmark run: entries (rows to measure), the peer that runs the
 // same op in another library, and the results the report is written from.
-import type { Layout } from '../src/index.js';
+import type { ActivationKind, Layout } from '../src/index.js';
 
 /** One measured op of ours, ready to run. */
 export interface OursRun {
@@ -24,6 +24,8 @@ export interface BenchEntry {
   setup(device: GPUDevice): Promise<OursRun>;
   /** The same work for a peer library, where one can do it. */
   peer?: PeerTask;
+  /** A line for the report on this row's figures in its own terms (a training step's steps per second, say). */
+  summary?(row: MeasuredRow, peerName: string | undefined): string;
 }
 
 export type BatchNormOp = 'training forward' | 'eval forward' | 'backward' | 'training step';
@@ -47,11 +49,42 @@ export interface ShapeData {
   };
 }
 
-export interface PeerTask {
+/** A batch-norm op on one shape. */
+export interface BatchNormTask {
   op: BatchNormOp;
   layout: Layout;
   shape: number[];
   data(): ShapeData;
+}
+
+/** One training step of a whole network (bench/training-entries.ts). */
+export interface NetworkTask {
+  op: 'network training step';
+  network: NetworkSpec;
+  data(): NetworkData;
+}
+
+export type PeerTask = BatchNormTask | NetworkTask;
+
+/** A multi-layer perceptron: Linear (no bias) → BatchNorm → activation per hidden layer, then Linear (bias) to the classes. */
+export interface NetworkSpec {
+  inFeatures: number;
+  hidden: number[];
+  classes: number;
+  batch: number;
+  activation: ActivationKind;
+  /** Ours as given; a peer converts to its own conventions (Keras: momentum 1 − ours). */
+  batchNorm: { momentum: number; eps: number; unbiasedRunningVar: boolean };
+  optimizer: { type: 'momentum'; learningRate: number; beta1: number };
+}
+
+/** Seeded batches, initial parameters, and the float64 state after one step on batch 0. */
+export interface NetworkData {
+  batches: { x: Float32Array<ArrayBuffer>; labels: Uint32Array<ArrayBuffer> }[];
+  /** By Sequential's parameter names (`0.weight`, `1.gamma`, ...; Linear weights [out, in]). */
+  initial: Record<string, Float32Array<ArrayBuffer>>;
+  /** Every parameter, and each BatchNorm's `i.runningMean` and `i.runningVar`, after one step on batch 0. */
+  expected: Record<string, Float64Array>;
 }
 
 /** One op of a peer, ready to run. */
@@ -102,16 +135,22 @@ export interface OursMeasure {
   gbps: number;
 }
 
-export interface BenchRow extends OursMeasure {
+/** A row as its op finishes, before the floor of its size is known. */
+export interface MeasuredRow extends OursMeasure {
   group: string;
   op: string;
   elements: number;
   minBytes: number;
+  peer: PeerResult;
+  /** The entry's summary(), where it has one. */
+  summary?: string;
+}
+
+export interface BenchRow extends MeasuredRow {
   /** minBytes over the floor kernel's bandwidth. */
   floorMs: number;
   /** throughputMs / floorMs */
   xFloor: number;
-  peer: PeerResult;
 }
 
 export interface SuiteResult {
