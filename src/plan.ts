@@ -4,7 +4,7 @@
 // steady training loop creates no GPU objects.
 import type { CanonicalView } from './layout.js';
 import type { DevicePipelines } from './pipelines.js';
-import { dispatch, OwnedBuffers } from './resources.js';
+import { dispatch, KeyedCache, OwnedBuffers } from './resources.js';
 import { PARTIAL_SECTIONS, paramsFields, parseConst, stages } from './wgsl.js';
 
 export interface Tuning {
@@ -204,8 +204,8 @@ export class Plan {
   readonly partials: GPUBuffer;
   readonly y: GPUBuffer;
   private dxBuffer?: GPUBuffer;
-  private readonly forwardGroups = new WeakMap<GPUBuffer, GPUBindGroup[]>();
-  private readonly backwardGroups = new WeakMap<GPUBuffer, WeakMap<GPUBuffer, GPUBindGroup[]>>();
+  /** Bind groups by the caller's buffers they bind: [x] forward, [x, dy] backward. */
+  private readonly groups = new KeyedCache<GPUBindGroup[]>();
 
   constructor(
     readonly device: GPUDevice,
@@ -249,12 +249,11 @@ export class Plan {
   }
 
   private forwardBindGroups(x: GPUBuffer): GPUBindGroup[] {
-    let groups = this.forwardGroups.get(x);
-    if (!groups) {
+    return this.groups.get([x], () => {
       const b = this.buffers;
       const params = { buffer: this.params };
       const xv = this.views(x, 'x');
-      groups = [
+      return [
         this.pipelines.bindGroup(stages.stats, `${this.label} stats`, {
           params, ...xv, partials: { buffer: this.partials }, batches: { buffer: b.batches },
         }),
@@ -269,24 +268,16 @@ export class Plan {
           dy4: xv.x4, dy1: xv.x1,
         }),
       ];
-      this.forwardGroups.set(x, groups);
-    }
-    return groups;
+    });
   }
 
   private backwardBindGroups(x: GPUBuffer, dy: GPUBuffer): GPUBindGroup[] {
-    let byDy = this.backwardGroups.get(x);
-    if (!byDy) {
-      byDy = new WeakMap();
-      this.backwardGroups.set(x, byDy);
-    }
-    let groups = byDy.get(dy);
-    if (!groups) {
+    return this.groups.get([x, dy], () => {
       const b = this.buffers;
       const params = { buffer: this.params };
       const xv = this.views(x, 'x');
       const dyv = this.views(dy, 'dy');
-      groups = [
+      return [
         this.pipelines.bindGroup(stages.gradReduce, `${this.label} grad reduce`, {
           params, ...xv, ...dyv, feature: { buffer: b.feature }, partials: { buffer: this.partials },
         }),
@@ -298,9 +289,7 @@ export class Plan {
           params, ...xv, ...dyv, feature: { buffer: b.feature }, out4: { buffer: this.dx },
         }),
       ];
-      byDy.set(dy, groups);
-    }
-    return groups;
+    });
   }
 
   /** Records a forward pass: 3 dispatches with batch statistics, 2 with running ones. */
@@ -309,11 +298,11 @@ export class Plan {
     const p = this.partition;
     if (mode !== 'running') {
       const periodic = p.reduce === 'periodic';
-      this.dispatch(pass, this.pipelines.pipeline(stages.stats, periodic ? 'stats_periodic' : 'stats_planes', this.constants({ ALIGNED: p.aligned })),
+      dispatch(this.device, pass, this.pipelines.pipeline(stages.stats, periodic ? 'stats_periodic' : 'stats_planes', this.constants({ ALIGNED: p.aligned })),
         stats, periodic ? this.partition.periodicWorkgroups : this.partition.planeWorkgroups);
     }
     const finalizeMode = { batch: FINALIZE.BATCH, 'batch-and-running': FINALIZE.BATCH_AND_RUNNING, running: FINALIZE.RUNNING }[mode];
-    this.dispatch(pass, this.pipelines.pipeline(stages.finalize, 'finalize', this.constants({ MODE: finalizeMode })), finalize, this.partition.featureWorkgroups);
+    dispatch(this.device, pass, this.pipelines.pipeline(stages.finalize, 'finalize', this.constants({ MODE: finalizeMode })), finalize, this.partition.featureWorkgroups);
     this.encodeApply(pass, apply, false);
   }
 
@@ -322,21 +311,17 @@ export class Plan {
     const [reduce, finalize, apply] = this.backwardBindGroups(x, dy);
     const p = this.partition;
     const periodic = p.reduce === 'periodic';
-    this.dispatch(pass, this.pipelines.pipeline(stages.gradReduce, periodic ? 'grad_periodic' : 'grad_planes', this.constants({ ALIGNED: p.aligned })),
+    dispatch(this.device, pass, this.pipelines.pipeline(stages.gradReduce, periodic ? 'grad_periodic' : 'grad_planes', this.constants({ ALIGNED: p.aligned })),
       reduce, periodic ? this.partition.periodicWorkgroups : this.partition.planeWorkgroups);
     const mode = batchStatistics ? GRAD_FINALIZE.BATCH : GRAD_FINALIZE.RUNNING;
-    this.dispatch(pass, this.pipelines.pipeline(stages.gradFinalize, 'grad_finalize', this.constants({ MODE: mode })), finalize, this.partition.featureWorkgroups);
+    dispatch(this.device, pass, this.pipelines.pipeline(stages.gradFinalize, 'grad_finalize', this.constants({ MODE: mode })), finalize, this.partition.featureWorkgroups);
     this.encodeApply(pass, apply, true);
   }
 
   private encodeApply(pass: GPUComputePassEncoder, group: GPUBindGroup, grad: boolean): void {
     const periodic = this.partition.apply === 'periodic';
     const pipeline = this.pipelines.pipeline(stages.apply, periodic ? 'apply_periodic' : 'apply_planes', this.constants({ GRAD: grad }));
-    this.dispatch(pass, pipeline, group, periodic ? this.partition.periodicWorkgroups : this.partition.planeWorkgroups);
-  }
-
-  private dispatch(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, group: GPUBindGroup, workgroups: number) {
-    dispatch(this.device, pass, pipeline, group, workgroups);
+    dispatch(this.device, pass, pipeline, group, periodic ? this.partition.periodicWorkgroups : this.partition.planeWorkgroups);
   }
 
   destroy(): void {
