@@ -6,11 +6,13 @@ import { numericsCases } from './numerics.js';
 import { validationCases } from './validate.js';
 import { apiCases } from './api.js';
 import { trainingCaseGroups } from './training.js';
+import { torchCases } from './torch.js';
 
 export const caseGroups: Record<string, Case[]> = {
   'parity with the float64 reference': parityCases,
   numerics: numericsCases,
   'bad input': validationCases,
   'GPU-resident API': apiCases,
+  'parity with PyTorch': torchCases,
   ...trainingCaseGroups,
 };

@@ -1,0 +1,91 @@
+// Parity with real PyTorch: every case recorded by scripts/torch-fixtures.py
+// (`npm run fixtures:torch`, PyTorch 1.13 on the CPU; the files are committed, so no
+// PyTorch is needed here) replayed through the public API and judged element by element
+// with torch.testing.assert_close's float32 tolerance (rtol 1.3e-6, atol 1e-5) against
+// PyTorch's float32 results. An element outside it passes only where PyTorch's float32
+// is further from the float64 computation than ours; those are counted and logged.
+//
+// The fixture files load the same way in Node (vitest) and in the page Vite serves:
+// the index through `?raw`, the binaries through `new URL(file, import.meta.url)`, which
+// is a file: URL in Node (read with node:fs) and an http: URL in the browser (fetched).
+import indexText from '../fixtures/torch/index.json?raw';
+import {
+  describeFailure,
+  describeTorchFurther,
+  emptyStats,
+  mergeStats,
+  passed,
+  QUANTITIES,
+  replayTorchCase,
+  torchFixtures,
+  type Quantity,
+  type QuantityStats,
+  type ReplayResult,
+  type TorchFixtures,
+  type TorchIndex,
+} from './torch-replay.js';
+import type { Case } from './case.js';
+
+const index = JSON.parse(indexText) as TorchIndex;
+
+async function readBinary(url: URL): Promise<ArrayBuffer> {
+  if (url.protocol === 'file:') {
+    const fsModule = 'node:fs/promises'; // a variable, so the browser bundle never resolves it
+    const { readFile } = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs/promises');
+    const bytes = await readFile(url);
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  }
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.arrayBuffer();
+}
+
+let loaded: Promise<TorchFixtures> | undefined;
+function fixtures(): Promise<TorchFixtures> {
+  loaded ??= (async () => {
+    const dir = new URL('../fixtures/torch/', import.meta.url);
+    const [f32, f64] = await Promise.all([readBinary(new URL(index.files.f32, dir)), readBinary(new URL(index.files.f64, dir))]);
+    return torchFixtures(index, f32, f64);
+  })();
+  return loaded;
+}
+
+/** A line in the test output: through the harness's log binding in Chrome, the console in Node. */
+function report(line: string) {
+  const send = (globalThis as unknown as Record<string, ((line: string) => unknown) | undefined>).harnessLog;
+  if (typeof send === 'function') void send(line);
+  else console.log(line);
+}
+
+const results = new Map<string, ReplayResult>();
+
+const replayCases: Case[] = index.cases.map((c) => ({
+  name: c.name,
+  run: async (device) => {
+    const fx = await fixtures();
+    const result = await replayTorchCase(device, fx, c);
+    results.set(c.name, result);
+    const further = describeTorchFurther(result);
+    if (further) report(`PyTorch parity: ${further}`);
+    if (!passed(result)) throw new Error(describeFailure(result, fx.index.tolerance));
+  },
+}));
+
+const summary: Case = {
+  name: 'summary of the cases above: worst errors against float64, ours and PyTorch float32',
+  run: async () => {
+    if (results.size === 0) throw new Error('no PyTorch case ran before the summary');
+    const total = Object.fromEntries(QUANTITIES.map((q) => [q, emptyStats()])) as Record<Quantity, QuantityStats>;
+    for (const r of results.values()) for (const q of QUANTITIES) mergeStats(total[q], r.stats[q]);
+    const rows = QUANTITIES.map((q) => {
+      const s = total[q];
+      return `  ${q.padEnd(11)} ${String(s.elements).padStart(6)} elements, ${s.withinTolerance} within tolerance of PyTorch, ` +
+        `${s.torchFurther} outside it where PyTorch is further from float64; max |ours-torch| ${s.oursVsTorch.toExponential(2)}, ` +
+        `|ours-f64| ${s.oursVsTruth.toExponential(2)} (${s.oursVsTruthTol.toFixed(2)}× tol), |torch-f64| ${s.torchVsTruth.toExponential(2)} (${s.torchVsTruthTol.toFixed(2)}× tol)`;
+    });
+    const ok = [...results.values()].filter(passed).length;
+    report(`PyTorch parity (torch ${index.torch}, seed ${index.seed}): ${ok}/${results.size} cases pass\n${rows.join('\n')}`);
+  },
+};
+
+export const torchCases: Case[] = [...replayCases, summary];
