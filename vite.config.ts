@@ -1,6 +1,8 @@
 import { defineConfig } from 'vitest/config';
+import { packageAliases } from './support/aliases.js';
 
 export default defineConfig({
+  resolve: { alias: packageAliases },
   build: {
     target: 'es2022',
     sourcemap: true,

@@ -1,10 +1,10 @@
 // The batch-norm rows: six shapes (one of 16.7e6 elements) × four ops, on seeded
 // random inputs rotated between iterations, each op checked once against the
 // float64 reference before it is timed.
-import { BatchNorm, canonicalView, reference, type Gradients, type Layout, type Tuning } from '../src/index.js';
-import { GRAD_TOL, Y_TOL } from '../tests/cases/parity.js';
-import { expectClose } from '../tests/support/compare.js';
-import { activations, elements, normal } from '../tests/support/data.js';
+import { BatchNorm, canonicalView, reference, type Gradients, type Layout, type Tuning } from 'webgpu-batchnorm';
+import { GRAD_TOL, Y_TOL } from '../support/tolerances.js';
+import { expectClose } from '../support/compare.js';
+import { activations, elements, normal } from '../support/data.js';
 import { readFloats, upload } from './gpu.js';
 import type { BatchNormOp, BenchEntry, OursRun, ShapeData } from './types.js';
 

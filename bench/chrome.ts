@@ -1,7 +1,7 @@
 // `npm start`: the benchmark in headless Chrome, with TF.js in the same page, on
 // whatever adapter Chrome's WebGPU has (SwiftShader where there is no GPU).
-import { openPage } from '../tests/browser/harness.js';
-import { TFJS_PACKAGES } from '../tests/cases/tfjs.js';
+import { openPage } from '../support/browser/harness.js';
+import { TFJS_PACKAGES } from '../support/tfjs.js';
 import { parseCli } from './cli.js';
 import { TFJS_LAYERS } from './tfjs-network-peer.js';
 import { currentLoad, writeReport } from './report.js';

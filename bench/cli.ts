@@ -1,7 +1,7 @@
 // Command-line options shared by the Chrome and Node runners.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Tuning } from '../src/index.js';
+import type { Tuning } from 'webgpu-batchnorm';
 import type { SuiteOptions } from './suite.js';
 
 export interface CliOptions {

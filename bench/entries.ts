@@ -1,6 +1,6 @@
 // Every row of the benchmark, in the order they run. Add rows here (a BenchEntry:
 // setup, encode, verify, minimum bytes).
-import type { Tuning } from '../src/index.js';
+import type { Tuning } from 'webgpu-batchnorm';
 import { batchNormEntries } from './batch-norm-entries.js';
 import { trainingEntries } from './training-entries.js';
 import type { BenchEntry } from './types.js';

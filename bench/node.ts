@@ -1,7 +1,7 @@
 // `npm run bench:node`: the same suite in Node on Dawn (npm `webgpu`): a real GPU
 // where Vulkan has one, else SwiftShader. No peer: TF.js has no webgpu backend in
 // Node. Built into bench/dist/node.js, which needs only node and node_modules/webgpu.
-import { requestDevice } from '../src/node.js';
+import { requestDevice } from 'webgpu-batchnorm/node';
 import { parseCli } from './cli.js';
 import { benchEntries } from './entries.js';
 import { currentLoad, writeReport } from './report.js';

@@ -1,8 +1,8 @@
 // Page module of `npm start` (served into the harness page): the suite on the
 // page's device, with TF.js in the same page as the peer.
-import type { PageContext } from '../tests/browser/protocol.js';
+import type { PageContext } from '../support/browser/protocol.js';
 import { benchEntries } from './entries.js';
-import type { Tuning } from '../src/index.js';
+import type { Tuning } from 'webgpu-batchnorm';
 import { runSuite, type SuiteOptions } from './suite.js';
 import { tfjsPeer } from './tfjs-peer.js';
 import type { SuiteResult } from './types.js';

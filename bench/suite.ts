@@ -2,7 +2,7 @@
 // (checked once against the reference, then latency and throughput), and the
 // peer's same op within a time budget. Environment-agnostic: the Chrome page and
 // the Node runner both call runSuite.
-import { adapterName } from '../src/index.js';
+import { adapterName } from 'webgpu-batchnorm';
 import { measureFloor } from './floor.js';
 import { countingEncoder, submitAndWait } from './gpu.js';
 import { floorLine, formatMs, NO_PEER, progressLine } from './format.js';

@@ -9,12 +9,13 @@
 import type * as Tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import type { LayerVariable, Sequential } from '@tensorflow/tfjs-layers';
-import { loadTfjs, PEER_TOL } from '../tests/cases/tfjs.js';
-import { check, expectClose } from '../tests/support/compare.js';
+import { loadTfjs } from '../support/tfjs.js';
+import { PEER_TOL } from '../support/tolerances.js';
+import { check, expectClose } from '../support/compare.js';
 import { flush } from './tfjs-backend.js';
 import type { NetworkSpec, NetworkTask, PeerRun } from './types.js';
 
-/** The npm package the page needs beside tests/cases/tfjs.ts's TFJS_PACKAGES. */
+/** The npm package the page needs beside support/tfjs.ts's TFJS_PACKAGES. */
 export const TFJS_LAYERS = '@tensorflow/tfjs-layers';
 
 async function buildModel(spec: NetworkSpec): Promise<Sequential> {

@@ -1,12 +1,13 @@
 // TF.js 4.22 on its webgpu backend (its own device, in the same page) doing the
 // benchmark's batch-norm ops the way a TF.js user would: tf.moments + tf.batchNorm
 // for training forward, tf.batchNorm with running statistics for eval, tf.grads
-// for a training step. Conventions as in tests/cases/tfjs.ts (biased variance,
+// for a training step. Conventions as in support/tfjs.ts (biased variance,
 // eps 1e-5 passed explicitly). The network's training step: tfjs-network-peer.ts.
 import type * as Tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { loadTfjs, PEER_TOL, TFJS_EPS, tfjsAxes, tfjsGradients, tfjsTrainingForward } from '../tests/cases/tfjs.js';
-import { expectClose } from '../tests/support/compare.js';
+import { loadTfjs, TFJS_EPS, tfjsAxes, tfjsGradients, tfjsTrainingForward } from '../support/tfjs.js';
+import { PEER_TOL } from '../support/tolerances.js';
+import { expectClose } from '../support/compare.js';
 import { flush } from './tfjs-backend.js';
 import { prepareNetworkStep } from './tfjs-network-peer.js';
 import type { BatchNormTask, Peer, PeerRun } from './types.js';

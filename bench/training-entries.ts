@@ -3,13 +3,12 @@
 // demo's data, one Sequential.trainStep per op (forward, loss, backward, update in
 // one encoder), from seeded weights; checked once against the float64 network
 // reference after one step. The peer trains the same model from the same weights.
-import { DEFAULT_DATASET, makeDataset } from '../demo/dataset.js';
-import { buildLayers, DEFAULT_RUN, DEMO_LEARNING_RATES, type RunConfig } from '../demo/train.js';
-import { BatchNorm, OPTIMIZER_DEFAULTS, ReferenceBatchNorm, Sequential, uniform } from '../src/index.js';
-import * as R from '../src/network-reference.js';
-import { TOL } from '../tests/cases/training.js';
-import { check, expectClose } from '../tests/support/compare.js';
-import { normal } from '../tests/support/data.js';
+import { DEFAULT_DATASET, makeDataset } from '../examples/dataset.js';
+import { buildLayers, DEFAULT_RUN, DEMO_LEARNING_RATES, type RunConfig } from '../examples/training.js';
+import { BatchNorm, networkReference as R, OPTIMIZER_DEFAULTS, ReferenceBatchNorm, Sequential, uniform } from 'webgpu-batchnorm';
+import { TRAINING_TOL as TOL } from '../support/tolerances.js';
+import { check, expectClose } from '../support/compare.js';
+import { normal } from '../support/data.js';
 import { formatMs } from './format.js';
 import { upload } from './gpu.js';
 import type { BenchEntry, MeasuredRow, NetworkData, NetworkSpec, OursRun } from './types.js';

@@ -1,6 +1,6 @@
 // The shapes of a benchmark run: entries (rows to measure), the peer that runs the
 // same op in another library, and the results the report is written from.
-import type { ActivationKind, Layout } from '../src/index.js';
+import type { ActivationKind, Layout } from 'webgpu-batchnorm';
 
 /** One measured op of ours, ready to run. */
 export interface OursRun {

@@ -3,10 +3,12 @@
 // `webgpu` package, e.g. on a machine with a GPU and no Chrome).
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
+import { packageAliases } from '../support/aliases.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 export default defineConfig({
+  resolve: { alias: packageAliases },
   root,
   logLevel: 'warn',
   build: {

@@ -1,10 +1,9 @@
 // The demo page: the same sigmoid MLP with and without batch normalization, trained
 // side by side on the GPU, with live curves of training loss and held-out accuracy.
-import { adapterName } from '../src/adapter.js';
-import { OPTIMIZERS, type OptimizerKind } from '../src/optimizer.js';
-import { makeDataset } from './dataset.js';
+import { adapterName, OPTIMIZERS, type OptimizerKind } from 'webgpu-batchnorm';
+import { makeDataset } from '../examples/dataset.js';
 import { drawChart, drawScatter, type Series } from './plot.js';
-import { DEFAULT_RUN, DEMO_LEARNING_RATES, DEMO_TARGET, TrainingRun, type RunConfig } from './train.js';
+import { DEFAULT_RUN, DEMO_LEARNING_RATES, DEMO_TARGET, TrainingRun, type RunConfig } from '../examples/training.js';
 
 /** Steps between loss reads (the loss stays on the GPU in between) and between held-out evaluations. */
 const READ_EVERY = 10;

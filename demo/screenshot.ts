@@ -3,7 +3,7 @@
 // with batch norm has reached the target accuracy and trained as long again, then
 // saves demo/screenshot.png: the page's content at 1200 CSS pixels wide.
 import { join } from 'node:path';
-import { projectRoot, servePage } from '../tests/browser/harness.js';
+import { projectRoot, servePage } from '../support/browser/harness.js';
 
 const VIEWPORT = { width: 1200, height: 800 };
 /** Train until the network with batch norm has this many times the steps it took to reach the target. */

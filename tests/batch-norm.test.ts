@@ -3,7 +3,7 @@ import { describe, it } from 'vitest';
 import { parityCases } from './cases/parity.js';
 import { numericsCases } from './cases/numerics.js';
 import { apiCases } from './cases/api.js';
-import { withoutGpuErrors } from './support/compare.js';
+import { withoutGpuErrors } from '../support/compare.js';
 import { useDevice } from './helpers.js';
 
 const gpu = useDevice();

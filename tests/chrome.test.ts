@@ -2,8 +2,8 @@
 // adapter; SwiftShader where there is no GPU). One browser for the file, one test per case.
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { chromeGroups } from './browser/cases-page.js';
-import { openPage, type PageSession } from './browser/harness.js';
-import { TFJS_PACKAGES } from './cases/tfjs.js';
+import { openPage, type PageSession } from '../support/browser/harness.js';
+import { TFJS_PACKAGES } from '../support/tfjs.js';
 
 let session: PageSession | undefined;
 

@@ -4,9 +4,9 @@
 // network without batch norm. Held-out accuracy is measured in eval mode (running
 // statistics) every EVAL_EVERY steps.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_DATASET } from '../demo/dataset.js';
-import { DEFAULT_RUN, DEMO_TARGET, type StepsToTarget } from '../demo/train.js';
-import { openPage, type PageSession } from './browser/harness.js';
+import { DEFAULT_DATASET } from '../examples/dataset.js';
+import { DEFAULT_RUN, DEMO_TARGET, type StepsToTarget } from '../examples/training.js';
+import { openPage, type PageSession } from '../support/browser/harness.js';
 
 /**
  * Steps to held-out accuracy DEMO_TARGET (0.9), measured (headless Chromium 156 on

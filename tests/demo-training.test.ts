@@ -1,8 +1,8 @@
 // The demo's data set and training loop (demo/dataset.ts, demo/train.ts) in Node:
 // fixed seeds give the same data and the same training, step for step.
 import { describe, expect, it } from 'vitest';
-import { makeDataset } from '../demo/dataset.js';
-import { DEFAULT_RUN, TrainingRun, type RunConfig } from '../demo/train.js';
+import { makeDataset } from '../examples/dataset.js';
+import { DEFAULT_RUN, TrainingRun, type RunConfig } from '../examples/training.js';
 import { useDevice } from './helpers.js';
 
 describe('demo data set', () => {

@@ -2,8 +2,10 @@
 // the optimizers' update rules against values worked out by hand, and the loss
 // against a case small enough to write down. CPU only.
 import { describe, expect, it } from 'vitest';
-import { ReferenceBatchNorm } from '../src/reference.js';
+import { ReferenceBatchNorm } from '../src/batchnorm/reference.js';
+import { OPTIMIZER_DEFAULTS } from '../src/index.js';
 import {
+  DEFAULTS,
   linearBackward,
   linearForward,
   optimizerUpdate,
@@ -11,9 +13,9 @@ import {
   ReferenceSequential,
   softmaxCrossEntropy,
   type ReferenceLayer,
-} from '../src/network-reference.js';
-import { relativeL2 } from './support/compare.js';
-import { activations, normal, rng } from './support/data.js';
+} from '../src/nn/reference.js';
+import { relativeL2 } from '../support/compare.js';
+import { activations, normal, rng } from '../support/data.js';
 import { HAND_COMPUTED_STEPS } from './cases/training.js';
 
 const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
@@ -94,6 +96,10 @@ describe('network reference', () => {
 });
 
 describe('optimizer update rules (float64 reference)', () => {
+  it("has its own defaults, and they are the optimizers' (PyTorch's)", () => {
+    expect(DEFAULTS).toEqual(OPTIMIZER_DEFAULTS);
+  });
+
   it.each(HAND_COMPUTED_STEPS.map((h) => [`${h[0]} ${JSON.stringify(h[1])}`, ...h] as const))('%s', (_, kind, options, first, second) => {
     const p = new Float64Array([1]);
     const moments = { moment1: new Float64Array(1), moment2: new Float64Array(1) };

@@ -1,9 +1,9 @@
 // The partition of shapes into workgroups: invariants over many shapes and tunings.
 import { describe, expect, it } from 'vitest';
-import { canonicalView, LAYOUTS, type Layout } from '../src/layout.js';
-import { CPU_TUNING, GPU_TUNING, MAX_PARTIALS_PER_FEATURE, partition, type Tuning } from '../src/plan.js';
-import { dispatchSize } from '../src/resources.js';
-import { rng } from './support/data.js';
+import { canonicalView, LAYOUTS, type Layout } from '../src/batchnorm/layout.js';
+import { CPU_TUNING, GPU_TUNING, MAX_PARTIALS_PER_FEATURE, partition, type Tuning } from '../src/batchnorm/partition.js';
+import { dispatchSize } from '../src/gpu/dispatch.js';
+import { rng } from '../support/data.js';
 
 const TUNINGS: Tuning[] = [
   CPU_TUNING,

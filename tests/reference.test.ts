@@ -1,7 +1,7 @@
 // The float64 reference against values worked out by hand, and across layouts.
 import { describe, expect, it } from 'vitest';
 import { reference, ReferenceBatchNorm } from '../src/index.js';
-import { normal } from './support/data.js';
+import { normal } from '../support/data.js';
 
 describe('reference', () => {
   it('matches hand-computed training statistics and running updates', () => {

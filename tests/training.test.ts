@@ -1,7 +1,7 @@
 // The training cases (tests/cases/training.ts) on Dawn in Node: SwiftShader where there is no GPU.
 import { describe, it } from 'vitest';
 import { trainingCaseGroups } from './cases/training.js';
-import { withoutGpuErrors } from './support/compare.js';
+import { withoutGpuErrors } from '../support/compare.js';
 import { useDevice } from './helpers.js';
 
 const gpu = useDevice();

@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest';
 import { validationCases } from './cases/validate.js';
-import { withoutGpuErrors } from './support/compare.js';
+import { withoutGpuErrors } from '../support/compare.js';
 import { useDevice } from './helpers.js';
 
 const gpu = useDevice();

@@ -1,6 +1,7 @@
 // What the host reads out of the WGSL sources.
 import { describe, expect, it } from 'vitest';
-import { FEATURE_SECTIONS, packStruct, paramsFields, parseBindings, parseConst, parseStruct, stages } from '../src/wgsl.js';
+import { packStruct, parseBindings, parseConst, parseStruct } from '../src/gpu/wgsl.js';
+import { FEATURE_SECTIONS, paramsFields, stages } from '../src/batchnorm/stages.js';
 
 describe('parseStruct and packStruct', () => {
   const source = `struct P {\n  a: u32, // count\n  b: f32,\n  c: u32,\n}`;

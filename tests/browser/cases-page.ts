@@ -3,8 +3,8 @@
 import { caseGroups } from '../cases/index.js';
 import { tfjsCases } from '../cases/tfjs.js';
 import type { Case } from '../cases/case.js';
-import { withoutGpuErrors } from '../support/compare.js';
-import type { PageContext } from './protocol.js';
+import { withoutGpuErrors } from '../../support/compare.js';
+import type { PageContext } from '../../support/browser/protocol.js';
 
 /** Every group the Chrome suite runs: the shared cases and, in the page only, peer parity with TF.js. */
 export const chromeGroups: Record<string, Case[]> = { ...caseGroups, 'TF.js peer parity': tfjsCases };

@@ -1,9 +1,9 @@
 // Page module of the demo's headless-Chrome test: the demo's training (demo/train.ts)
 // on the harness page's device, with the demo's seeds, inside GPU error scopes.
-import { makeDataset } from '../../demo/dataset.js';
-import { DEFAULT_RUN, DEMO_TARGET, stepsToAccuracy, type StepsToTarget } from '../../demo/train.js';
-import { withoutGpuErrors } from '../support/compare.js';
-import type { PageContext } from './protocol.js';
+import { makeDataset } from '../../examples/dataset.js';
+import { DEFAULT_RUN, DEMO_TARGET, stepsToAccuracy, type StepsToTarget } from '../../examples/training.js';
+import { withoutGpuErrors } from '../../support/compare.js';
+import type { PageContext } from '../../support/browser/protocol.js';
 
 /**
  * Trains the demo's network (with or without batch norm) until its held-out accuracy,

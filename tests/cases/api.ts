@@ -2,11 +2,11 @@
 // no allocation in a steady loop, 2D dispatch folding, tuning independence,
 // and destroying only what the library created.
 import { BatchNorm, CPU_TUNING, GPU_TUNING, ReferenceBatchNorm, type Layout, type Tuning } from '../../src/index.js';
-import { check, expectClose, expectEqual } from '../support/compare.js';
-import { activations, elements, featuresOf, normal } from '../support/data.js';
+import { check, expectClose, expectEqual } from '../../support/compare.js';
+import { activations, elements, featuresOf, normal } from '../../support/data.js';
 import { counting, download, TestBuffers } from '../support/gpu.js';
 import { using, type Case } from './case.js';
-import { GRAD_TOL, STATS_TOL, Y_TOL } from './parity.js';
+import { GRAD_TOL, STATS_TOL, Y_TOL } from '../../support/tolerances.js';
 
 /** A command encoder that records the compute passes and dispatches made on it. */
 function recordingEncoder(device: GPUDevice) {

@@ -1,10 +1,11 @@
 // Numerical behaviour: robust variance far from zero, the PyTorch parity case,
 // finite-difference gradients, determinism, NaN and Inf propagation.
 import { BatchNorm, reference, type Layout } from '../../src/index.js';
-import { check, expectClose, expectEqual } from '../support/compare.js';
-import { activations, elements, featureIndex, featuresOf, normal } from '../support/data.js';
+import { check, expectClose, expectEqual } from '../../support/compare.js';
+import { activations, elements, featureIndex, featuresOf, normal } from '../../support/data.js';
 import { using, type Case } from './case.js';
-import { GRAD_TOL, pair, STATS_TOL, Y_TOL } from './parity.js';
+import { GRAD_TOL, STATS_TOL, Y_TOL } from '../../support/tolerances.js';
+import { pair } from './parity.js';
 
 /** Variance of 1e6 + N(0, 1) over 1e6 values: relative error at most 1e-4 (E[x^2] - E[x]^2 would be garbage). */
 const ROBUST_VAR_TOL = 1e-4;

@@ -1,14 +1,12 @@
 // GPU results against the float64 reference on the same f32 inputs.
 // Tolerances (relative L2): y and running statistics 1e-5; dx, dgamma, dbeta 1e-4.
 import { BatchNorm, ReferenceBatchNorm, type Layout } from '../../src/index.js';
-import type { BatchNormOptions } from '../../src/batch-norm.js';
-import { check, expectClose } from '../support/compare.js';
-import { activations, elements, featuresOf, normal } from '../support/data.js';
+import type { BatchNormOptions } from '../../src/index.js';
+import { check, expectClose } from '../../support/compare.js';
+import { GRAD_TOL, STATS_TOL, Y_TOL } from '../../support/tolerances.js';
+import { activations, elements, featuresOf, normal } from '../../support/data.js';
 import { using, type Case } from './case.js';
 
-export const Y_TOL = 1e-5;
-export const STATS_TOL = 1e-5;
-export const GRAD_TOL = 1e-4;
 
 type Options = Omit<BatchNormOptions, 'numFeatures' | 'layout'>;
 

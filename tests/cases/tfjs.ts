@@ -18,72 +18,11 @@
 //   batchNorm gradient needs channels last (see tfjsGradients).
 import type * as Tf from '@tensorflow/tfjs-core';
 import { BatchNorm, type Layout } from '../../src/index.js';
-import { FEATURE_AXIS } from '../../src/layout.js';
-import { expectClose } from '../support/compare.js';
-import { activations, featuresOf, normal } from '../support/data.js';
+import { expectClose } from '../../support/compare.js';
+import { activations, featuresOf, normal } from '../../support/data.js';
+import { loadTfjs, TFJS_EPS, tfjsAxes, tfjsGradients, tfjsTrainingForward } from '../../support/tfjs.js';
+import { PEER_TOL } from '../../support/tolerances.js';
 import { using, type Case } from './case.js';
-
-/** The npm packages these cases (and the benchmark's TF.js peer) import in the page. */
-export const TFJS_PACKAGES = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu'];
-
-/** Peer agreement, relative L2. */
-export const PEER_TOL = 1e-4;
-/** PyTorch's default eps (TF.js's own default is 1e-3). */
-export const TFJS_EPS = 1e-5;
-
-let loading: Promise<typeof Tf> | undefined;
-
-/** tfjs-core with its webgpu backend active (loaded on first use, so importing this module in Node is harmless). */
-export function loadTfjs(): Promise<typeof Tf> {
-  loading ??= (async () => {
-    const tf = await import('@tensorflow/tfjs-core');
-    await import('@tensorflow/tfjs-core/dist/register_all_gradients'); // tfjs-core alone has no gradients (the tfjs bundle adds them)
-    await import('@tensorflow/tfjs-backend-webgpu');
-    if (!(await tf.setBackend('webgpu'))) throw new Error('TF.js could not start its webgpu backend');
-    return tf;
-  })();
-  return loading;
-}
-
-/** Axes TF.js reduces over, and the shape (keepDims, same rank as x) that gamma, beta and the statistics broadcast from. */
-export function tfjsAxes(layout: Layout, shape: readonly number[]): { axes: number[]; paramShape: number[] } {
-  const axis = FEATURE_AXIS[layout];
-  return {
-    axes: shape.map((_, i) => i).filter((i) => i !== axis),
-    paramShape: shape.map((d, i) => (i === axis ? d : 1)),
-  };
-}
-
-/** TF.js training-mode batch norm: y = batchNorm(x) with the batch's own (biased) statistics; gamma and beta in paramShape. */
-export function tfjsTrainingForward(tf: typeof Tf, layout: Layout, shape: readonly number[]) {
-  const { axes } = tfjsAxes(layout, shape);
-  return (x: Tf.Tensor, gamma: Tf.Tensor, beta: Tf.Tensor): Tf.Tensor => {
-    const { mean, variance } = tf.moments(x, axes, true);
-    return tf.batchNorm(x, mean, variance, beta, gamma, TFJS_EPS);
-  };
-}
-
-/**
- * TF.js gradients of training-mode batch norm: (x, gamma [C], beta [C], dy) => [dx, dgamma, dbeta].
- * TF.js's batchNorm gradient only reduces over the leading axes with rank-1 statistics
- * (channels last), so channels-first data is transposed to channels last and back
- * around it, as a TF.js user has to.
- */
-export function tfjsGradients(tf: typeof Tf, layout: Layout, shape: readonly number[]) {
-  const rank = shape.length;
-  const axis = FEATURE_AXIS[layout];
-  const toLast = [...shape.keys()].filter((i) => i !== axis).concat(axis);
-  const fromLast = toLast.map((_, i) => toLast.indexOf(i));
-  const channelsLast = axis === rank - 1;
-  const f = (x: Tf.Tensor, gamma: Tf.Tensor, beta: Tf.Tensor) => {
-    const xl = channelsLast ? x : tf.transpose(x, toLast);
-    const { mean, variance } = tf.moments(xl, [...Array(rank - 1).keys()]);
-    const y = tf.batchNorm(xl, mean, variance, beta, gamma, TFJS_EPS);
-    return channelsLast ? y : tf.transpose(y, fromLast);
-  };
-  const g = tf.grads(f);
-  return (x: Tf.Tensor, gamma: Tf.Tensor, beta: Tf.Tensor, dy: Tf.Tensor): Tf.Tensor[] => g([x, gamma, beta], dy);
-}
 
 /** Reads a tensor back and disposes it. */
 async function read(t: Tf.Tensor): Promise<Float32Array> {

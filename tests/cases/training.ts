@@ -27,14 +27,15 @@ import {
   type OptimizerKind,
   type OptimizerOptions,
   type Parameter,
-} from '../../src/nn.js';
-import * as R from '../../src/network-reference.js';
-import { check, expectClose, expectEqual, expectError } from '../support/compare.js';
-import { activations, normal, rng } from '../support/data.js';
+} from '../../src/nn/index.js';
+import * as R from '../../src/nn/reference.js';
+import { check, expectClose, expectEqual, expectError } from '../../support/compare.js';
+import { TRAINING_TOL } from '../../support/tolerances.js';
+import { activations, normal, rng } from '../../support/data.js';
 import { counting, download, TestBuffers } from '../support/gpu.js';
 import { using, type Case } from './case.js';
 
-export const TOL = { linear: 1e-5, activation: 1e-5, loss: 1e-5, parameter: 1e-4, gradient: 1e-4, update: 1e-3, finiteDifference: 2e-2 };
+const TOL = TRAINING_TOL;
 
 /** p = 1, lr = 0.1: two steps with gradients 0.5 and then −1, the expected values worked out by hand. */
 export const HAND_COMPUTED_STEPS: [OptimizerKind, OptimizerOptions, number, number][] = [
@@ -75,8 +76,10 @@ async function mirror(model: Sequential): Promise<R.ReferenceSequential> {
       const bn = new ReferenceBatchNorm({ numFeatures: layer.numFeatures, layout: 'NC', eps: layer.eps, momentum: layer.momentum });
       bn.state = { gamma: f64(s.gamma!), beta: f64(s.beta!), runningMean: f64(s.runningMean!), runningVar: f64(s.runningVar!), numBatchesTracked: s.numBatchesTracked! };
       layers.push({ kind: 'batchnorm', bn });
-    } else {
+    } else if (layer instanceof Activation) {
       layers.push({ kind: layer.kind });
+    } else {
+      throw new Error(`no reference for ${layer.name}`);
     }
   }
   return new R.ReferenceSequential(layers);
@@ -613,7 +616,7 @@ const validationCases: Case[] = [
     using(new Linear(d, { inFeatures: 3, outFeatures: 2, bias: false }), async (l) => l.setWeights({ weight: new Float32Array(6), bias: new Float32Array(2) }))),
   rejects('Linear setWeights with the wrong length', /weight has 5 elements, but 6 are expected/, (d) =>
     using(new Linear(d, { inFeatures: 3, outFeatures: 2 }), async (l) => l.setWeights({ weight: new Float32Array(5) }))),
-  rejects('an activation named "gelu"', /activation must be one of relu, sigmoid, tanh, got gelu/, (d) => new Activation(d, 'gelu' as 'relu')),
+  rejects('an activation named "gelu"', /activation must be one of relu, sigmoid, tanh, got "gelu"/, (d) => new Activation(d, 'gelu' as 'relu')),
   rejects('an activation with an empty shape', /shape must be a non-empty array of dimensions, got \[\]/, (d) =>
     using(new Sigmoid(d), (a) => a.forwardArray(new Float32Array(1), []))),
   rejects('an activation backward with dy of the wrong size', /dy has 12 elements, but 10 are expected/, (d) =>
@@ -651,7 +654,7 @@ const validationCases: Case[] = [
   rejects('an optimizer step with a gradient buffer too small', /parameter p: grad has 16 bytes, but the parameter has 8 f32 \(32 bytes\)/, (d) =>
     using(new TestBuffers(d), (b) => using(createOptimizer(d, [{ name: 'p', value: b.upload(normal(8, 1)), grad: b.upload(normal(4, 2)) }], { type: 'sgd' }), async (o) => o.step()))),
   rejects('a Sequential with no layers', /layers must be a non-empty array/, (d) => new Sequential(d, [])),
-  rejects('a Sequential whose BatchNorm has the wrong number of features', /layer 1 \(batchnorm\[32\]\) takes 32 features, but the layers before it give 64/, (d) =>
+  rejects('a Sequential whose BatchNorm has the wrong number of features', /layer 1 \(batchnorm\[32 NC\]\) takes 32 features, but the layers before it give 64/, (d) =>
     new Sequential(d, [new Linear(d, { inFeatures: 12, outFeatures: 64 }), bn(d, 32)])),
   rejects('a Sequential whose Linear layers do not chain', /layer 2 \(linear\[8→2\]\) takes 8 features, but the layers before it give 4/, (d) =>
     new Sequential(d, [new Linear(d, { inFeatures: 3, outFeatures: 4 }), new Sigmoid(d), new Linear(d, { inFeatures: 8, outFeatures: 2 })])),

@@ -2,8 +2,8 @@
 // with nothing changed (gamma, beta, running statistics, and the forward that a
 // following backward() uses).
 import { BatchNorm, type BatchNormState } from '../../src/index.js';
-import { check, expectEqual, expectError } from '../support/compare.js';
-import { normal } from '../support/data.js';
+import { check, expectEqual, expectError } from '../../support/compare.js';
+import { normal } from '../../support/data.js';
 import { TestBuffers } from '../support/gpu.js';
 import { using, type Case } from './case.js';
 
@@ -25,6 +25,10 @@ const constructorErrors: [string, Options, RegExp][] = [
   ['unbiasedRunningVar 1', { numFeatures: 4, layout: 'NC', unbiasedRunningVar: 1 as unknown as boolean }, /unbiasedRunningVar must be a boolean, got 1/],
   ['tuning.workgroupSize 48', { numFeatures: 4, layout: 'NC', tuning: { workgroupSize: 48 } }, /tuning\.workgroupSize must be a power of 2 from 1 to 256, got 48/],
   ['tuning.workgroupSize 512', { numFeatures: 4, layout: 'NC', tuning: { workgroupSize: 512 } }, /tuning\.workgroupSize must be a power of 2 from 1 to 256, got 512/],
+  ['a misspelt option momentun', { numFeatures: 4, layout: 'NC', momentun: 0.2 } as Options, /BatchNorm: unknown option momentun; the options are numFeatures, layout, eps, momentum/],
+  ["PyTorch's option name num_features", { num_features: 4, layout: 'NC' } as unknown as Options, /unknown option num_features \(did you mean numFeatures\?\)/],
+  ['a misspelt tuning option', { numFeatures: 4, layout: 'NC', tuning: { workgroupSzie: 32 } } as unknown as Options, /BatchNorm tuning: unknown option workgroupSzie/],
+  ['options that are not an object', 'NC' as unknown as Options, /BatchNorm: options must be an object with numFeatures and layout, got "NC"/],
 ];
 
 const constructorCases: Case[] = [
@@ -119,7 +123,7 @@ const callCases: Case[] = [
   rejects('forward with something that is not a buffer', /x must be a GPUBuffer, got Float32Array\(120\)/, {
     call: (bn) => bn.forward(new Float32Array(120) as unknown as GPUBuffer, SHAPE),
   }),
-  rejects('forward of its own y buffer', /x is the y buffer this forward\(\) writes/, {
+  rejects('forward of its own y buffer', /x is a buffer this forward\(\) writes/, {
     setup: (bn, s) => bn.forward(s.buffer(480), SHAPE),
     call: (bn, _s, y) => bn.forward(y, SHAPE),
   }),

@@ -1,0 +1,94 @@
+// The elementwise pass, last stage of both directions:
+//   forward:  y  = (x - K) * SCALE + SHIFT
+//   backward: dx = dy * GRAD_DY + (x - K) * GRAD_X + GRAD_SHIFT
+// with per-feature constants from bn-finalize or bn-grad-finalize. Subtracting K
+// (a value of the feature) before scaling keeps the result exact far from zero.
+
+@group(0) @binding(5) var<storage, read> feature: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out4: array<vec4f>;
+
+override GRAD: bool = false;
+
+struct Coefficients {
+  pivot: vec4f,
+  dyScale: vec4f,
+  xScale: vec4f,
+  shift: vec4f,
+}
+
+fn gatherSection(section: u32, f: vec4u) -> vec4f {
+  let base = section * params.featureStride;
+  return vec4f(feature[base + f.x], feature[base + f.y], feature[base + f.z], feature[base + f.w]);
+}
+
+fn coefficients(f: vec4u) -> Coefficients {
+  if (GRAD) {
+    return Coefficients(gatherSection(PIVOT, f), gatherSection(GRAD_DY, f), gatherSection(GRAD_X, f), gatherSection(GRAD_SHIFT, f));
+  }
+  return Coefficients(gatherSection(PIVOT, f), vec4f(0.0), gatherSection(SCALE, f), gatherSection(SHIFT, f));
+}
+
+fn transform(k: Coefficients, x: vec4f, dy: vec4f) -> vec4f {
+  let out = fma(x - k.pivot, k.xScale, k.shift);
+  if (GRAD) {
+    return fma(dy, k.dyScale, out);
+  }
+  return out;
+}
+
+fn loadDy(i: u32) -> vec4f {
+  if (GRAD) { return dy4[i]; }
+  return vec4f(0.0);
+}
+
+fn loadTailDy(lane: u32, valid: vec4<bool>) -> vec4f {
+  if (GRAD) { return tailDy(lane, valid); }
+  return vec4f(0.0);
+}
+
+// Any layout: each thread owns one vec4 lane of the repeating block, so its four
+// features, and their constants, are fixed for the whole loop.
+@compute @workgroup_size(WG_SIZE)
+fn apply_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                  @builtin(local_invocation_index) lid: u32) {
+  let wg = workgroupIndex(wid, nwg);
+  if (wg >= params.periodicWorkgroups) { return; }
+  let t = periodicThread(wg, lid);
+  if (!t.inRange) { return; }
+  let k = coefficients(laneFeatures(t.lane));
+  for (var b = t.firstBlock; b < t.endBlock; b++) {
+    let i = b * params.lanes + t.lane;
+    out4[i] = transform(k, x4[i], loadDy(i));
+  }
+  if (t.ownsTail) {
+    // The output buffer is padded to whole vec4s; lanes past the data write padding.
+    let valid = tailMask(t.lane);
+    out4[params.blocks * params.lanes + t.lane] = transform(k, tailX(t.lane, valid), loadTailDy(t.lane, valid));
+  }
+}
+
+// NCL and NCHW with inner % 4 == 0: a workgroup owns one feature and a chunk of it.
+@compute @workgroup_size(WG_SIZE)
+fn apply_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_index) lid: u32) {
+  let wg = workgroupIndex(wid, nwg);
+  if (wg >= params.planeWorkgroups) { return; }
+  let f = wg / params.planeChunks;
+  let k = coefficients(vec4u(f));
+  var c = planeStart(f, wg % params.planeChunks, lid);
+  if (params.planeStep == 1u) {
+    // a contiguous run (CPU adapters), row by row
+    while (c.item < c.end) {
+      let run = rowRun(c);
+      for (var i = c.index; i < c.index + run; i++) {
+        out4[i] = transform(k, x4[i], loadDy(i));
+      }
+      c = nextRow(c, run);
+    }
+  } else {
+    // every planeStep-th item (GPUs: neighbouring threads read neighbouring items)
+    for (; c.item < c.end; c = planeAdvance(c)) {
+      out4[c.index] = transform(k, x4[c.index], loadDy(c.index));
+    }
+  }
+}

@@ -1,0 +1,215 @@
+// Shared by every batch-norm stage. The host concatenates grid.wgsl and this file
+// in front of each stage's source and fills `Params` field by field, by name: it parses this
+// struct (src/batchnorm/stages.ts), so the field list lives here and nowhere else.
+//
+// Canonical view: every tensor is [outer, C, inner], reduced over outer and inner,
+// m = outer * inner values per feature. Two traversals cover all layouts:
+//   periodic: the tensor repeats with period P = C * inner elements. A block of
+//     `repeat` periods is a whole number of vec4 "lanes"; lane q of every block
+//     holds the same 4 (feature, offset) pairs, so a thread that owns lane q loads
+//     its per-feature constants once and streams vec4s down the blocks.
+//     Used for inner = 1 (NC, NHWC), for features too small to fill a workgroup,
+//     and for elementwise work when inner % 4 != 0.
+//   planes: a workgroup owns one feature and a chunk of its outer * groups items,
+//     an item being a vec4 along inner (inner % 4 == 0) or a scalar.
+struct Params {
+  outer: u32,
+  features: u32,
+  inner: u32,
+  count: f32,               // m = outer * inner, values per feature
+  eps: f32,
+  momentum: f32,
+  cumulative: u32,          // 1: momentum is null, average over all batches
+  unbiased: u32,            // 1: running variance gets Bessel's m / (m - 1) (PyTorch); 0: biased (Keras, ONNX)
+  featureStride: u32,       // C rounded up to 4: stride of the per-feature sections
+
+  // periodic traversal
+  period: u32,              // P = C * inner
+  repeat: u32,              // periods per block: 4 / gcd(P, 4)
+  lanes: u32,               // vec4 lanes per block: repeat * P / 4
+  blocks: u32,              // whole blocks: outer / repeat
+  tailLen: u32,             // elements of the last, partial block
+  lanesPerGroup: u32,       // lanes side by side in one workgroup (power of 2)
+  rowLanes: u32,            // WG_SIZE / lanesPerGroup threads down the blocks
+  laneGroups: u32,          // ceil(lanes / lanesPerGroup)
+  blocksPerChunk: u32,
+  blocksPerRowLane: u32,    // ceil(blocksPerChunk / rowLanes): each row lane takes a contiguous run
+  periodicChunks: u32,
+  periodicWorkgroups: u32,  // laneGroups * periodicChunks
+
+  // planes traversal
+  groups: u32,              // items per inner run: inner / 4 (vec4) or inner (scalar)
+  itemsPerChunk: u32,
+  planeChunks: u32,         // chunks per feature
+  planeWorkgroups: u32,     // features * planeChunks
+  planeThreadStart: u32,    // a thread's first item: chunk start + lid * planeThreadStart
+  planeThreadSpan: u32,     // and its items: [first, first + span) every planeStep
+  planeStep: u32,           // WG_SIZE (threads interleaved: GPUs) or 1 (each thread a contiguous run: CPUs)
+  planeStepGroups: u32,     // planeStep items further: inner position + planeStep % groups,
+  planeStepIndex: u32,      //   buffer index + (planeStep / groups) * features * groups + planeStep % groups,
+  planeWrapIndex: u32,      //   and past the end of a run, index + (features - 1) * groups
+
+  // partial results of the reduce stages, one slot per (chunk, position): feature f
+  // owns slots chunk * slotsPerChunk + j * period + f * slotInner + i, j < slotRepeat, i < slotInner
+  // (periodic: a slot per element of a block; planes: one per feature)
+  slotsPerChunk: u32,
+  slotRepeat: u32,
+  slotInner: u32,
+  partialChunks: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+// Per-feature sections of the `feature` buffer, each `featureStride` floats long.
+const PIVOT = 0u;        // K: a value of the feature taken from the data (or the running mean)
+const MEAN_DELTA = 1u;   // mean - K
+const MEAN = 2u;         // K + (mean - K) rounded to f32
+const INVSTD = 3u;
+const SCALE = 4u;        // forward: y = (x - K) * SCALE + SHIFT
+const SHIFT = 5u;
+const GRAD_DY = 6u;      // backward: dx = dy * GRAD_DY + (x - K) * GRAD_X + GRAD_SHIFT
+const GRAD_X = 7u;
+const GRAD_SHIFT = 8u;
+const FEATURE_SECTIONS = 9u;
+
+// Sections of the `partials` buffer: count, mean, M2 for statistics;
+// the backward pass uses the first two for sum(dy) and sum(dy * (x - mean)).
+const PARTIAL_SECTIONS = 3u;
+
+// Running moments of 4 independent columns: count, mean, sum of squared deviations.
+struct Moments {
+  n: vec4f,
+  mean: vec4f,
+  m2: vec4f,
+}
+
+// Sums of d = x - K and d^2 turned into moments. Shifting by a K taken from the
+// data keeps d small, so s2 - s1 * mean cancels little; this costs only FMAs per
+// element, where Welford's update costs a division.
+fn momentsFromShiftedSums(n: vec4f, s1: vec4f, s2: vec4f) -> Moments {
+  let mean = select(vec4f(0.0), s1 / n, n > vec4f(0.0));
+  return Moments(n, mean, s2 - s1 * mean);
+}
+
+// Chan et al.'s pairwise merge: exact in exact arithmetic, stable in f32 because
+// it only ever combines deviations, never raw sums of squares. The mean is the
+// weighted average rather than a.mean + delta * wb, so an infinite value gives an
+// infinite mean (as a plain sum does) instead of inf - inf = NaN.
+fn chanMerge(a: Moments, b: Moments) -> Moments {
+  let n = a.n + b.n;
+  let wa = select(vec4f(0.0), a.n / n, n > vec4f(0.0));
+  let wb = select(vec4f(0.0), b.n / n, n > vec4f(0.0));
+  let delta = b.mean - a.mean;
+  return Moments(n, a.mean * wa + b.mean * wb, a.m2 + b.m2 + delta * delta * a.n * wb);
+}
+
+// The four columns of one Moments, merged into column x.
+fn mergeColumns(a: Moments) -> Moments {
+  let lo = chanMerge(Moments(a.n.xxxx, a.mean.xxxx, a.m2.xxxx), Moments(a.n.yyyy, a.mean.yyyy, a.m2.yyyy));
+  let hi = chanMerge(Moments(a.n.zzzz, a.mean.zzzz, a.m2.zzzz), Moments(a.n.wwww, a.mean.wwww, a.m2.wwww));
+  return chanMerge(lo, hi);
+}
+
+// ---- periodic traversal -------------------------------------------------------
+
+struct PeriodicThread {
+  lane: u32,        // q: which vec4 of every block this thread owns
+  inRange: bool,    // q < lanes
+  rowLane: u32,     // position among the rowLanes threads sharing the lane
+  chunk: u32,
+  firstBlock: u32,  // this thread's contiguous run of blocks: [firstBlock, endBlock)
+  endBlock: u32,
+  ownsTail: bool,   // this thread also handles lane q of the partial last block
+}
+
+// Each row lane takes a contiguous run of its chunk's blocks, so a thread streams
+// through memory (CPU adapters run a thread's whole loop at once) while
+// neighbouring lanes still read neighbouring vec4s (GPUs coalesce those).
+fn periodicThread(wg: u32, lid: u32) -> PeriodicThread {
+  let laneGroup = wg % params.laneGroups;
+  let chunk = wg / params.laneGroups;
+  let lane = laneGroup * params.lanesPerGroup + lid % params.lanesPerGroup;
+  let rowLane = lid / params.lanesPerGroup;
+  let chunkEnd = min((chunk + 1u) * params.blocksPerChunk, params.blocks);
+  let first = min(chunk * params.blocksPerChunk + rowLane * params.blocksPerRowLane, chunkEnd);
+  let end = min(first + params.blocksPerRowLane, chunkEnd);
+  let inRange = lane < params.lanes;
+  let ownsTail = inRange && rowLane == 0u && chunk + 1u == params.periodicChunks && 4u * lane < params.tailLen;
+  return PeriodicThread(lane, inRange, rowLane, chunk, first, end, ownsTail);
+}
+
+// Element offsets of lane q's four values within a block.
+fn laneOffsets(lane: u32) -> vec4u {
+  return vec4u(4u * lane) + vec4u(0u, 1u, 2u, 3u);
+}
+
+// Which of lane q's four values exist in the partial last block.
+fn tailMask(lane: u32) -> vec4<bool> {
+  return laneOffsets(lane) < vec4u(params.tailLen);
+}
+
+// Whether lane q's vec4 in the partial last block lies wholly inside the tensor.
+fn tailWhole(lane: u32) -> bool {
+  return 4u * lane + 4u <= params.tailLen;
+}
+
+// Index of the first element of the partial last block.
+fn tailBase() -> u32 {
+  return params.blocks * params.lanes * 4u;
+}
+
+// Slot of the j-th repeat and i-th inner position of feature f in a chunk's partials.
+fn partialSlot(chunk: u32, f: u32, j: u32, i: u32) -> u32 {
+  return chunk * params.slotsPerChunk + j * params.period + f * params.slotInner + i;
+}
+
+// The feature of each of lane q's four values.
+fn laneFeatures(lane: u32) -> vec4u {
+  return (laneOffsets(lane) % vec4u(params.period)) / vec4u(params.inner);
+}
+
+// ---- planes traversal ---------------------------------------------------------
+
+// A thread's place among its feature's outer * groups items: the item number and
+// the item's buffer index. Moving on by planeStep items carries the inner
+// position instead of dividing (integer division is slow on CPU adapters).
+struct PlaneCursor {
+  item: u32,
+  end: u32,
+  g: u32,       // position within the inner run
+  index: u32,   // buffer index, in items (vec4 or scalar)
+}
+
+fn planeStart(f: u32, chunk: u32, lid: u32) -> PlaneCursor {
+  let chunkEnd = min((chunk + 1u) * params.itemsPerChunk, params.outer * params.groups);
+  let item = min(chunk * params.itemsPerChunk + lid * params.planeThreadStart, chunkEnd);
+  let end = min(item + params.planeThreadSpan, chunkEnd);
+  let o = item / params.groups;
+  let g = item % params.groups;
+  return PlaneCursor(item, end, g, (o * params.features + f) * params.groups + g);
+}
+
+fn planeAdvance(c: PlaneCursor) -> PlaneCursor {
+  var next = PlaneCursor(c.item + params.planeStep, c.end, c.g + params.planeStepGroups, c.index + params.planeStepIndex);
+  if (next.g >= params.groups) {
+    next.g -= params.groups;
+    next.index += params.planeWrapIndex;
+  }
+  return next;
+}
+
+// With planeStep 1 a thread's items are a contiguous run; within a row of the
+// feature (one inner run) their indices are consecutive. These walk it row by row,
+// so the loops inside a row need no carrying at all.
+fn rowRun(c: PlaneCursor) -> u32 {
+  return min(c.end - c.item, params.groups - c.g);
+}
+
+fn nextRow(c: PlaneCursor, run: u32) -> PlaneCursor {
+  return PlaneCursor(c.item + run, c.end, 0u, c.index + run + params.planeWrapIndex);
+}
+
+// How many of first, first + step, ... lie below end.
+fn stepsBelow(first: u32, end: u32, step: u32) -> u32 {
+  return select(0u, (end - first + step - 1u) / step, first < end);
+}

@@ -1,0 +1,294 @@
+import { outputUsage } from '../gpu/buffers.js';
+import { checkArray, checkBoolean, checkCount, checkOptions, checkPositiveInteger } from '../gpu/checks.js';
+import { recordPass } from '../gpu/dispatch.js';
+import { fail, show } from '../gpu/errors.js';
+import { GpuModule } from '../gpu/module.js';
+import type { CanonicalView, Layout } from './layout.js';
+import { defaultTuning, featureStride, type Tuning } from './partition.js';
+import { Plan, type ModuleBuffers, type StatisticsMode } from './plan.js';
+import { FEATURE_SECTIONS } from './stages.js';
+import { checkBatchStatistics, checkEps, checkLayout, checkMomentum, checkShape, checkTensorBuffer } from './validate.js';
+
+export interface BatchNormOptions {
+  numFeatures: number;
+  layout: Layout;
+  /** Added to the variance before the square root. Default 1e-5. */
+  eps?: number;
+  /** Weight of the new batch in the running statistics; null for a cumulative average. Default 0.1. */
+  momentum?: number | null;
+  /** Learnable gamma (scale) and beta (shift). Default true. */
+  affine?: boolean;
+  /** Keep running statistics for eval. Default true; when false, batch statistics are used in eval too. */
+  trackRunningStats?: boolean;
+  /**
+   * Fold the batch variance into the running variance with Bessel's correction m / (m - 1),
+   * as PyTorch does (default true). Keras, TF.js and ONNX keep the biased variance: false.
+   */
+  unbiasedRunningVar?: boolean;
+  /** Workgroup sizing; defaults depend on the adapter (CPU or GPU). */
+  tuning?: Partial<Tuning>;
+}
+
+export interface BatchNormState {
+  gamma: Float32Array | null;
+  beta: Float32Array | null;
+  runningMean: Float32Array | null;
+  runningVar: Float32Array | null;
+  numBatchesTracked: number | null;
+}
+
+export interface Gradients<T> {
+  dx: T;
+  /** null when affine is false */
+  dgamma: T | null;
+  dbeta: T | null;
+}
+
+const OPTIONS = ['numFeatures', 'layout', 'eps', 'momentum', 'affine', 'trackRunningStats', 'unbiasedRunningVar', 'tuning'] as const;
+/** Other libraries' names for these options, for a hint when one is used. */
+const ALIASES = { num_features: 'numFeatures', epsilon: 'eps', track_running_stats: 'trackRunningStats', axis: 'layout' };
+const TUNING = ['workgroupSize', 'targetWorkgroups', 'minItemsPerThread', 'contiguousItems'] as const;
+
+interface LastForward {
+  plan: Plan;
+  x: GPUBuffer;
+  shape: number[];
+  batchStatistics: boolean;
+}
+
+/**
+ * Batch normalization over the feature dimension, with PyTorch's nn.BatchNorm semantics.
+ * GPU-resident (`forward`, `backward`: GPUBuffer in and out) or on typed arrays
+ * (`forwardArray`, `backwardArray`). Buffers it returns are its own and are reused by
+ * the next call with the same shape.
+ */
+export class BatchNorm extends GpuModule<Plan> {
+  readonly numFeatures: number;
+  readonly layout: Layout;
+  readonly eps: number;
+  readonly momentum: number | null;
+  readonly affine: boolean;
+  readonly trackRunningStats: boolean;
+  readonly unbiasedRunningVar: boolean;
+  readonly tuning: Tuning;
+  /** Like PyTorch's train() / eval(): batch statistics in training, running statistics in eval. */
+  training = true;
+
+  /** Buffers shared by all shapes: parameters, statistics, gradients. */
+  private readonly state: ModuleBuffers;
+  private last?: LastForward;
+
+  constructor(device: GPUDevice, options: BatchNormOptions) {
+    checkOptions<BatchNormOptions>('BatchNorm', options, OPTIONS, ALIASES);
+    const numFeatures = checkPositiveInteger('numFeatures', options.numFeatures);
+    const layout = checkLayout(options.layout);
+    if (options.tuning !== undefined) checkOptions('BatchNorm tuning', options.tuning, TUNING);
+    super(device, `batchnorm[${numFeatures} ${layout}]`);
+    this.numFeatures = numFeatures;
+    this.layout = layout;
+    this.eps = checkEps(options.eps ?? 1e-5);
+    this.momentum = checkMomentum(options.momentum === undefined ? 0.1 : options.momentum);
+    this.affine = checkBoolean('affine', options.affine ?? true);
+    this.trackRunningStats = checkBoolean('trackRunningStats', options.trackRunningStats ?? true);
+    this.unbiasedRunningVar = checkBoolean('unbiasedRunningVar', options.unbiasedRunningVar ?? true);
+    this.tuning = { ...defaultTuning(device), ...options.tuning };
+    // 256 threads fit every WebGPU device: it is the least maxComputeWorkgroupSizeX and
+    // maxComputeInvocationsPerWorkgroup may be, and their reductions' workgroup memory
+    // (3 vec4 per thread) stays within the least maxComputeWorkgroupStorageSize, 16 KiB.
+    const wg = this.tuning.workgroupSize;
+    if (!Number.isInteger(wg) || wg < 1 || (wg & (wg - 1)) !== 0 || wg > 256) {
+      fail(`tuning.workgroupSize must be a power of 2 from 1 to 256, got ${wg}`);
+    }
+    checkPositiveInteger('tuning.targetWorkgroups', this.tuning.targetWorkgroups);
+    checkPositiveInteger('tuning.minItemsPerThread', this.tuning.minItemsPerThread);
+    checkBoolean('tuning.contiguousItems', this.tuning.contiguousItems);
+
+    const c = this.numFeatures;
+    const STORAGE = outputUsage();
+    const make = (name: string, bytes: number, usage: GPUBufferUsageFlags, data?: ArrayBufferView<ArrayBuffer>) =>
+      this.buffers.create(name, bytes, usage, data);
+    this.state = {
+      gamma: make('gamma', c * 4, STORAGE, new Float32Array(c).fill(1)),
+      beta: make('beta', c * 4, STORAGE, new Float32Array(c)),
+      runningMean: make('running mean', c * 4, STORAGE, new Float32Array(c)),
+      runningVar: make('running var', c * 4, STORAGE, new Float32Array(c).fill(1)),
+      batches: make('num batches tracked', 8, STORAGE, new Uint32Array(2)),
+      feature: make('per-feature constants', FEATURE_SECTIONS * featureStride(c) * 4, GPUBufferUsage.STORAGE),
+      gradGamma: make('dgamma', c * 4, STORAGE),
+      gradBeta: make('dbeta', c * 4, STORAGE),
+      pad: make('pad', 16, GPUBufferUsage.STORAGE),
+    };
+  }
+
+  /**
+   * gamma and beta as GPU buffers of numFeatures f32, for an optimizer to update in
+   * place (their gradients are backward()'s dgamma and dbeta); null when affine is false.
+   */
+  get parameters(): { gamma: GPUBuffer; beta: GPUBuffer } | null {
+    this.assertAlive('parameters');
+    return this.affine ? { gamma: this.state.gamma, beta: this.state.beta } : null;
+  }
+
+  /**
+   * The buffers every backward() writes dgamma and dbeta into (the same ones it
+   * returns), so an optimizer can bind them before the first backward; null when
+   * affine is false.
+   */
+  get gradients(): { dgamma: GPUBuffer; dbeta: GPUBuffer } | null {
+    this.assertAlive('gradients');
+    return this.affine ? { dgamma: this.state.gradGamma, dbeta: this.state.gradBeta } : null;
+  }
+
+  /** Features in and out, as a layer of a Sequential sees them: [batch, numFeatures] rows, in layout NC only. */
+  get features(): { in: number; out: number } | null {
+    return this.layout === 'NC' ? { in: this.numFeatures, out: this.numFeatures } : null;
+  }
+
+  /** Batch statistics need more than one value per feature. */
+  readonly minTrainingRows = 2;
+
+  /** gamma and beta with their sizes, for a model to hand to an optimizer. */
+  parameterList(): { name: string; value: GPUBuffer; size: number }[] {
+    const p = this.parameters;
+    return p ? [{ name: 'gamma', value: p.gamma, size: this.numFeatures }, { name: 'beta', value: p.beta, size: this.numFeatures }] : [];
+  }
+
+  protected override sharedOutputs() {
+    return [this.state.gradGamma, this.state.gradBeta];
+  }
+
+  /** Normalizes with batch statistics (updating the running ones) in training, running statistics in eval. */
+  private statisticsMode(): StatisticsMode {
+    if (!this.trackRunningStats) return 'batch';
+    return this.training ? 'batch-and-running' : 'running';
+  }
+
+  private checkInput(shape: unknown): { view: CanonicalView; shape: number[]; mode: StatisticsMode } {
+    const view = checkShape(shape, this.layout, this.numFeatures, this.device.limits);
+    const mode = this.statisticsMode();
+    if (mode !== 'running') checkBatchStatistics(shape as number[], view);
+    return { view, shape: [...(shape as number[])], mode };
+  }
+
+  private plan(shape: number[], view: CanonicalView): Plan {
+    return this.planFor(shape, (label) => new Plan(this.device, this.pipelines, view, label, this.tuning,
+      { eps: this.eps, momentum: this.momentum, unbiasedRunningVar: this.unbiasedRunningVar }, this.state));
+  }
+
+  private run(encoder: GPUCommandEncoder | undefined, label: string, record: (pass: GPUComputePassEncoder) => void) {
+    recordPass(this.device, encoder, `${this.name} ${label}`, record);
+  }
+
+  /**
+   * y = (x - mean) / sqrt(var + eps) * gamma + beta over a GPU buffer of f32 in this layout.
+   * Recorded into `encoder` when given (the caller submits), else submitted at once.
+   * x must stay unchanged until backward() if one follows.
+   */
+  forward(x: GPUBuffer, shape: readonly number[], encoder?: GPUCommandEncoder): GPUBuffer {
+    this.assertAlive('forward()');
+    const input = this.checkInput(shape);
+    checkTensorBuffer('x', x, input.view);
+    this.checkNotOutput('x', x, 'forward()');
+    const plan = this.plan(input.shape, input.view);
+    this.run(encoder, 'forward', (pass) => plan.encodeForward(pass, x, input.mode));
+    this.last = { plan, x, shape: input.shape, batchStatistics: input.mode !== 'running' };
+    return plan.y;
+  }
+
+  /** Gradients for the last forward(): dx, and dgamma and dbeta when affine. */
+  backward(dy: GPUBuffer, encoder?: GPUCommandEncoder): Gradients<GPUBuffer> {
+    this.assertAlive('backward()');
+    const last = this.last ?? fail('backward() called before any forward()');
+    checkTensorBuffer('dy', dy, last.plan.view);
+    this.checkNotOutput('dy', dy, 'backward()');
+    if (last.x === last.plan.dx) fail(`${this.name}: x of the last forward() is the dx buffer this backward() writes; copy it first`);
+    this.run(encoder, 'backward', (pass) => last.plan.encodeBackward(pass, last.x, dy, last.batchStatistics));
+    return {
+      dx: last.plan.dx,
+      dgamma: this.affine ? this.state.gradGamma : null,
+      dbeta: this.affine ? this.state.gradBeta : null,
+    };
+  }
+
+  /** forward() on a typed array: uploads x, runs, and reads y back. */
+  async forwardArray(x: Float32Array, shape: readonly number[]): Promise<Float32Array> {
+    this.assertAlive('forwardArray()');
+    const input = this.checkInput(shape);
+    const data = checkArray('x', x, input.view.size);
+    const plan = this.plan(input.shape, input.view);
+    const upload = plan.owned.upload('x', data);
+    const encoder = this.encoder('forwardArray');
+    const y = this.forward(upload, input.shape, encoder);
+    const [out] = await this.readBack(encoder, [{ buffer: y, floats: input.view.size }]);
+    return out;
+  }
+
+  /** backward() on a typed array, for the last forward() or forwardArray(). */
+  async backwardArray(dy: Float32Array): Promise<Gradients<Float32Array>> {
+    this.assertAlive('backwardArray()');
+    const last = this.last ?? fail('backwardArray() called before any forward()');
+    const data = checkArray('dy', dy, last.plan.view.size);
+    const upload = last.plan.owned.upload('dy', data);
+    const encoder = this.encoder('backwardArray');
+    const g = this.backward(upload, encoder);
+    const c = this.numFeatures;
+    const [dx, dgamma, dbeta] = await this.readBack(encoder, [
+      { buffer: g.dx, floats: last.plan.view.size },
+      { buffer: this.state.gradGamma, floats: c },
+      { buffer: this.state.gradBeta, floats: c },
+    ]);
+    return { dx, dgamma: this.affine ? dgamma : null, dbeta: this.affine ? dbeta : null };
+  }
+
+  /** Reads gamma, beta and the running statistics back; null where PyTorch has None. */
+  async getState(): Promise<BatchNormState> {
+    this.assertAlive('getState()');
+    const b = this.state;
+    const c = this.numFeatures;
+    const [gamma, beta, runningMean, runningVar, batches] = await this.readBack(this.encoder('getState'), [
+      { buffer: b.gamma, floats: c },
+      { buffer: b.beta, floats: c },
+      { buffer: b.runningMean, floats: c },
+      { buffer: b.runningVar, floats: c },
+      { buffer: b.batches, floats: 1 },
+    ]);
+    return {
+      gamma: this.affine ? gamma : null,
+      beta: this.affine ? beta : null,
+      runningMean: this.trackRunningStats ? runningMean : null,
+      runningVar: this.trackRunningStats ? runningVar : null,
+      numBatchesTracked: this.trackRunningStats ? new Uint32Array(batches.buffer, 0, 1)[0] : null,
+    };
+  }
+
+  /** Sets any of gamma, beta, the running statistics and numBatchesTracked; all are checked before any is written. */
+  setState(state: Partial<BatchNormState>): void {
+    this.assertAlive('setState()');
+    if (!state || typeof state !== 'object') fail(`setState() takes an object, got ${show(state)}`);
+    const c = this.numFeatures;
+    const writes: [GPUBuffer, ArrayBufferView<ArrayBuffer>][] = [];
+    const known = ['gamma', 'beta', 'runningMean', 'runningVar', 'numBatchesTracked'];
+    const unknown = Object.keys(state).filter((k) => !known.includes(k));
+    if (unknown.length) fail(`setState(): unknown field ${unknown.join(', ')}; expected ${known.join(', ')}`);
+    for (const [key, buffer, enabled, option] of [
+      ['gamma', this.state.gamma, this.affine, 'affine'],
+      ['beta', this.state.beta, this.affine, 'affine'],
+      ['runningMean', this.state.runningMean, this.trackRunningStats, 'trackRunningStats'],
+      ['runningVar', this.state.runningVar, this.trackRunningStats, 'trackRunningStats'],
+    ] as const) {
+      const value = state[key];
+      if (value === undefined || value === null) continue;
+      if (!enabled) fail(`setState(): ${key} is not kept when ${option} is false`);
+      writes.push([buffer, checkArray(key, value, c)]);
+    }
+    if (state.numBatchesTracked !== undefined && state.numBatchesTracked !== null) {
+      if (!this.trackRunningStats) fail('setState(): numBatchesTracked is not kept when trackRunningStats is false');
+      writes.push([this.state.batches, new Uint32Array([checkCount('numBatchesTracked', state.numBatchesTracked)])]);
+    }
+    this.writeAll(writes);
+  }
+
+  protected override released(): void {
+    this.last = undefined;
+  }
+}

@@ -1,0 +1,154 @@
+// How a shape's work is split into workgroups for the two traversals of
+// traversal.wgsl, and the tuning that sizes them per adapter.
+import { isCpuAdapter } from '../gpu/adapter.js';
+import type { CanonicalView } from './layout.js';
+import { PARTIAL_SECTIONS } from './stages.js';
+
+export interface Tuning {
+  /** Threads per workgroup, a power of 2. */
+  workgroupSize: number;
+  /** Workgroups a reduce or elementwise dispatch aims for: enough to keep the adapter busy. */
+  targetWorkgroups: number;
+  /** Items (vec4 or scalar loads) each thread should stream at least before more workgroups pay off. */
+  minItemsPerThread: number;
+  /**
+   * Per-feature passes: each thread reads a contiguous run of items (true: CPU adapters
+   * run one thread's loop at a time, so a run streams through memory) or every
+   * workgroupSize-th item (false: neighbouring GPU threads read neighbouring items).
+   */
+  contiguousItems: boolean;
+}
+
+/**
+ * CPU adapters (SwiftShader) run workgroups as tasks on a few cores: few threads with
+ * long loops win. Measured on 2 cores: about 1.0x the copy floor for NC and NHWC
+ * against 1.3-2.1x with 64 threads x 32 workgroups x 16 items.
+ */
+export const CPU_TUNING: Tuning = { workgroupSize: 16, targetWorkgroups: 16, minItemsPerThread: 64, contiguousItems: true };
+/** GPUs need tens of thousands of threads in flight to saturate memory. */
+export const GPU_TUNING: Tuning = { workgroupSize: 256, targetWorkgroups: 1024, minItemsPerThread: 4, contiguousItems: false };
+
+export function defaultTuning(device: GPUDevice): Tuning {
+  return isCpuAdapter(device.adapterInfo) ? CPU_TUNING : GPU_TUNING;
+}
+
+/** How a shape is split into workgroups, and the shape fields of Params. */
+export interface Partition {
+  /** Reduce traversal: periodic lanes (inner = 1, or small features) or a workgroup per feature. */
+  reduce: 'periodic' | 'planes';
+  /** Elementwise traversal: periodic lanes, or per feature when features are large and inner runs whole vec4s. */
+  apply: 'periodic' | 'planes';
+  /** Plane items are vec4 (inner % 4 == 0) rather than scalars. */
+  aligned: boolean;
+  fields: Record<string, number>;
+  periodicWorkgroups: number;
+  planeWorkgroups: number;
+  featureWorkgroups: number;
+  partialFloats: number;
+}
+
+/**
+ * At most this many partials per feature: bn-finalize merges them one after another
+ * in f32 on one thread, so the count bounds both its rounding error (about
+ * sqrt(count) ulps) and its time.
+ */
+export const MAX_PARTIALS_PER_FEATURE = 256;
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+const nextPow2 = (v: number) => 2 ** Math.ceil(Math.log2(Math.max(1, v)));
+
+/** Splits `total` items into at most `wanted` chunks of at least `minPerChunk`; returns [chunks, perChunk]. */
+function split(total: number, wanted: number, minPerChunk: number): [number, number] {
+  const chunks = Math.max(1, Math.min(wanted, Math.floor(total / minPerChunk)));
+  const perChunk = Math.max(1, Math.ceil(total / chunks));
+  return [Math.max(1, Math.ceil(total / perChunk)), perChunk];
+}
+
+export function partition(view: CanonicalView, tuning: Tuning): Partition {
+  const { outer, features, inner } = view;
+  const wg = tuning.workgroupSize;
+  const aligned = inner % 4 === 0;
+
+  // periodic: blocks of `repeat` periods are whole vec4s, lane q always sees the same 4 features
+  const period = features * inner;
+  const repeat = 4 / gcd(period, 4);
+  const lanes = (repeat * period) / 4;
+  const blocks = Math.floor(outer / repeat);
+  const lanesPerGroup = Math.min(wg, nextPow2(lanes));
+  const rowLanes = wg / lanesPerGroup;
+  const laneGroups = Math.ceil(lanes / lanesPerGroup);
+  const [periodicChunks, blocksPerChunk] = split(
+    blocks,
+    Math.min(Math.ceil(tuning.targetWorkgroups / laneGroups), Math.floor(MAX_PARTIALS_PER_FEATURE / (repeat * inner))),
+    rowLanes * tuning.minItemsPerThread,
+  );
+
+  // planes: a workgroup per (feature, chunk of its outer * groups items)
+  const groups = aligned ? inner / 4 : inner;
+  const [planeChunks, itemsPerChunk] = split(
+    outer * groups,
+    Math.min(Math.ceil(tuning.targetWorkgroups / features), MAX_PARTIALS_PER_FEATURE),
+    wg * tuning.minItemsPerThread,
+  );
+
+  // A feature with fewer items than a workgroup has threads would leave most of a
+  // planes workgroup idle: such shapes use the periodic traversal throughout.
+  const small = outer * groups < wg;
+  const reduce = inner === 1 || small ? 'periodic' : 'planes';
+  const slots =
+    reduce === 'periodic'
+      ? { slotsPerChunk: 4 * lanes, slotRepeat: repeat, slotInner: inner, partialChunks: periodicChunks }
+      : { slotsPerChunk: features, slotRepeat: 1, slotInner: 1, partialChunks: planeChunks };
+  return {
+    reduce,
+    apply: inner === 1 || small || !aligned ? 'periodic' : 'planes',
+    aligned,
+    fields: {
+      outer,
+      features,
+      inner,
+      count: view.count,
+      featureStride: featureStride(features),
+      period,
+      repeat,
+      lanes,
+      blocks,
+      tailLen: (outer - blocks * repeat) * period,
+      lanesPerGroup,
+      rowLanes,
+      laneGroups,
+      blocksPerChunk,
+      blocksPerRowLane: Math.ceil(blocksPerChunk / rowLanes),
+      periodicChunks,
+      periodicWorkgroups: laneGroups * periodicChunks,
+      groups,
+      itemsPerChunk,
+      planeChunks,
+      planeWorkgroups: features * planeChunks,
+      ...planeSteps(tuning, itemsPerChunk, groups, features),
+      ...slots,
+    },
+    periodicWorkgroups: laneGroups * periodicChunks,
+    planeWorkgroups: features * planeChunks,
+    featureWorkgroups: Math.ceil(features / wg),
+    partialFloats: PARTIAL_SECTIONS * slots.partialChunks * slots.slotsPerChunk,
+  };
+}
+
+/** How a thread walks its items in the planes traversal (see PlaneCursor in common.wgsl). */
+function planeSteps(tuning: Tuning, itemsPerChunk: number, groups: number, features: number) {
+  const wg = tuning.workgroupSize;
+  const perThread = Math.ceil(itemsPerChunk / wg);
+  const step = tuning.contiguousItems ? 1 : wg;
+  return {
+    planeThreadStart: tuning.contiguousItems ? perThread : 1,
+    planeThreadSpan: tuning.contiguousItems ? perThread : itemsPerChunk,
+    planeStep: step,
+    planeStepGroups: step % groups,
+    planeStepIndex: Math.floor(step / groups) * features * groups + (step % groups),
+    planeWrapIndex: (features - 1) * groups,
+  };
+}
+
+/** Per-feature sections are C rounded up to 4 floats apart. */
+export const featureStride = (features: number) => Math.ceil(features / 4) * 4;

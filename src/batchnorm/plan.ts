@@ -1,0 +1,174 @@
+// A plan is everything one input shape needs: how the work is split into
+// workgroups, the uniform buffer, scratch and output buffers, and the bind
+// groups. It is built on the first call with a shape and reused after that, so a
+// steady training loop creates no GPU objects.
+import { OwnedBuffers } from '../gpu/buffers.js';
+import { KeyedCache } from '../gpu/cache.js';
+import { dispatch } from '../gpu/dispatch.js';
+import type { DevicePipelines } from '../gpu/pipelines.js';
+import type { CanonicalView } from './layout.js';
+import { partition, type Partition, type Tuning } from './partition.js';
+import { FINALIZE_MODE, GRAD_FINALIZE_MODE, paramsFields, stages } from './stages.js';
+
+export type StatisticsMode = 'batch' | 'batch-and-running' | 'running';
+
+/** Buffers owned by a BatchNorm, shared by all its plans. */
+export interface ModuleBuffers {
+  gamma: GPUBuffer;
+  beta: GPUBuffer;
+  runningMean: GPUBuffer;
+  runningVar: GPUBuffer;
+  /** u32 [numBatchesTracked, scratch] */
+  batches: GPUBuffer;
+  /** FEATURE_SECTIONS sections of per-feature constants */
+  feature: GPUBuffer;
+  gradGamma: GPUBuffer;
+  gradBeta: GPUBuffer;
+  /** 16 bytes, bound as the vec4 view of tensors smaller than one vec4 */
+  pad: GPUBuffer;
+}
+
+export interface Options {
+  eps: number;
+  momentum: number | null;
+  unbiasedRunningVar: boolean;
+}
+
+export class Plan {
+  readonly partition: Partition;
+  /** This plan's buffers (uniforms, scratch, outputs, typed-array uploads), destroyed with it. */
+  readonly owned: OwnedBuffers;
+  readonly params: GPUBuffer;
+  readonly partials: GPUBuffer;
+  readonly y: GPUBuffer;
+  private dxBuffer?: GPUBuffer;
+  /** Bind groups by the caller's buffers they bind: [x] forward, [x, dy] backward. */
+  private readonly groups = new KeyedCache<GPUBindGroup[]>();
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly pipelines: DevicePipelines,
+    readonly view: CanonicalView,
+    readonly label: string,
+    readonly tuning: Tuning,
+    options: Options,
+    private readonly buffers: ModuleBuffers,
+  ) {
+    this.partition = partition(view, tuning);
+    this.owned = new OwnedBuffers(device, label);
+    this.params = this.owned.uniform('params', paramsFields, {
+      ...this.partition.fields,
+      eps: options.eps,
+      momentum: options.momentum ?? 0,
+      cumulative: options.momentum === null ? 1 : 0,
+      unbiased: options.unbiasedRunningVar ? 1 : 0,
+    });
+    this.partials = this.owned.create('partials', this.partition.partialFloats * 4, GPUBufferUsage.STORAGE);
+    this.y = this.owned.tensor('y', view.size);
+  }
+
+  /** The dx output, created with the first backward. */
+  get dx(): GPUBuffer {
+    this.dxBuffer ??= this.owned.tensor('dx', this.view.size);
+    return this.dxBuffer;
+  }
+
+  writes(buffer: GPUBuffer): boolean {
+    return buffer === this.y || buffer === this.dxBuffer;
+  }
+
+  private constants(extra: Record<string, number | boolean> = {}) {
+    return { WG_SIZE: this.tuning.workgroupSize, ...extra };
+  }
+
+  /** The vec4 and scalar views of a tensor buffer. */
+  private views(buffer: GPUBuffer, prefix: string): Record<string, GPUBufferBinding> {
+    const vecBytes = Math.floor(this.view.size / 4) * 16;
+    return {
+      [`${prefix}4`]: vecBytes > 0 ? { buffer, size: vecBytes } : { buffer: this.buffers.pad },
+      [`${prefix}1`]: { buffer, size: this.view.size * 4 },
+    };
+  }
+
+  /** tensors.wgsl's bindings: x, and dy (x stands in where a stage reads no dy). */
+  private tensors(x: GPUBuffer, dy: GPUBuffer = x): Record<string, GPUBufferBinding> {
+    return { ...this.views(x, 'x'), ...this.views(dy, 'dy') };
+  }
+
+  private forwardBindGroups(x: GPUBuffer): GPUBindGroup[] {
+    return this.groups.get([x], () => {
+      const b = this.buffers;
+      const params = { buffer: this.params };
+      const xv = this.tensors(x);
+      return [
+        this.pipelines.bindGroup(stages.stats, `${this.label} stats`, {
+          params, ...xv, partials: { buffer: this.partials }, batches: { buffer: b.batches },
+        }),
+        this.pipelines.bindGroup(stages.finalize, `${this.label} finalize`, {
+          params, x1: xv.x1, partials: { buffer: this.partials }, feature: { buffer: b.feature },
+          gamma: { buffer: b.gamma }, beta: { buffer: b.beta }, runningMean: { buffer: b.runningMean },
+          runningVar: { buffer: b.runningVar }, batches: { buffer: b.batches },
+        }),
+        this.pipelines.bindGroup(stages.apply, `${this.label} apply`, {
+          params, ...xv, feature: { buffer: b.feature }, out4: { buffer: this.y },
+        }),
+      ];
+    });
+  }
+
+  private backwardBindGroups(x: GPUBuffer, dy: GPUBuffer): GPUBindGroup[] {
+    return this.groups.get([x, dy], () => {
+      const b = this.buffers;
+      const params = { buffer: this.params };
+      const xdy = this.tensors(x, dy);
+      return [
+        this.pipelines.bindGroup(stages.gradReduce, `${this.label} grad reduce`, {
+          params, ...xdy, feature: { buffer: b.feature }, partials: { buffer: this.partials },
+        }),
+        this.pipelines.bindGroup(stages.gradFinalize, `${this.label} grad finalize`, {
+          params, partials: { buffer: this.partials }, feature: { buffer: b.feature }, gamma: { buffer: b.gamma },
+          gradGamma: { buffer: b.gradGamma }, gradBeta: { buffer: b.gradBeta },
+        }),
+        this.pipelines.bindGroup(stages.apply, `${this.label} grad input`, {
+          params, ...xdy, feature: { buffer: b.feature }, out4: { buffer: this.dx },
+        }),
+      ];
+    });
+  }
+
+  /** Records a forward pass: 3 dispatches with batch statistics, 2 with running ones. */
+  encodeForward(pass: GPUComputePassEncoder, x: GPUBuffer, mode: StatisticsMode): void {
+    const [stats, finalize, apply] = this.forwardBindGroups(x);
+    const p = this.partition;
+    if (mode !== 'running') {
+      const periodic = p.reduce === 'periodic';
+      dispatch(this.device, pass, this.pipelines.pipeline(stages.stats, periodic ? 'stats_periodic' : 'stats_planes', this.constants({ ALIGNED: p.aligned })),
+        stats, periodic ? this.partition.periodicWorkgroups : this.partition.planeWorkgroups);
+    }
+    const finalizeMode = FINALIZE_MODE[mode];
+    dispatch(this.device, pass, this.pipelines.pipeline(stages.finalize, 'finalize', this.constants({ MODE: finalizeMode })), finalize, this.partition.featureWorkgroups);
+    this.encodeApply(pass, apply, false);
+  }
+
+  /** Records a backward pass for a forward over x: 3 dispatches. */
+  encodeBackward(pass: GPUComputePassEncoder, x: GPUBuffer, dy: GPUBuffer, batchStatistics: boolean): void {
+    const [reduce, finalize, apply] = this.backwardBindGroups(x, dy);
+    const p = this.partition;
+    const periodic = p.reduce === 'periodic';
+    dispatch(this.device, pass, this.pipelines.pipeline(stages.gradReduce, periodic ? 'grad_periodic' : 'grad_planes', this.constants({ ALIGNED: p.aligned })),
+      reduce, periodic ? this.partition.periodicWorkgroups : this.partition.planeWorkgroups);
+    const mode = GRAD_FINALIZE_MODE[batchStatistics ? 'batch' : 'running'];
+    dispatch(this.device, pass, this.pipelines.pipeline(stages.gradFinalize, 'grad_finalize', this.constants({ MODE: mode })), finalize, this.partition.featureWorkgroups);
+    this.encodeApply(pass, apply, true);
+  }
+
+  private encodeApply(pass: GPUComputePassEncoder, group: GPUBindGroup, grad: boolean): void {
+    const periodic = this.partition.apply === 'periodic';
+    const pipeline = this.pipelines.pipeline(stages.apply, periodic ? 'apply_periodic' : 'apply_planes', this.constants({ GRAD: grad }));
+    dispatch(this.device, pass, pipeline, group, periodic ? this.partition.periodicWorkgroups : this.partition.planeWorkgroups);
+  }
+
+  destroy(): void {
+    this.owned.destroy();
+  }
+}

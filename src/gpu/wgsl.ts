@@ -1,0 +1,78 @@
+// What the host reads out of WGSL: bind-group layouts, uniform structs and
+// constants are parsed from the shaders, so the shaders stay the one place where
+// they are written down.
+import grid from '../../shaders/gpu/grid.wgsl?raw';
+
+/** A WGSL module the host compiles: a name for labels and the full source. */
+export interface StageSource {
+  readonly name: string;
+  readonly source: string;
+}
+
+/** A module: grid.wgsl (WG_SIZE and the workgroup-index helpers) first, then the given files in order. */
+export const stageSource = (name: string, ...files: string[]): StageSource => ({ name, source: [grid, ...files].join('') });
+
+export type BindingKind = 'uniform' | 'read-only-storage' | 'storage';
+
+export interface Binding {
+  binding: number;
+  name: string;
+  kind: BindingKind;
+}
+
+const withoutComments = (source: string) => source.replace(/\/\/[^\n]*/g, '');
+
+/** The @group(0) resources a module declares, in binding order. */
+export function parseBindings(source: string): Binding[] {
+  const re = /@group\(0\)\s*@binding\((\d+)\)\s*var<([^>]+)>\s*(\w+)\s*:/g;
+  const out: Binding[] = [];
+  for (const [, binding, space, name] of withoutComments(source).matchAll(re)) {
+    const parts = space.split(',').map((s) => s.trim());
+    const kind: BindingKind =
+      parts[0] === 'uniform' ? 'uniform' : parts[1] === 'read_write' ? 'storage' : 'read-only-storage';
+    out.push({ binding: Number(binding), name, kind });
+  }
+  return out.sort((a, b) => a.binding - b.binding);
+}
+
+export interface StructField {
+  name: string;
+  type: 'u32' | 'f32';
+}
+
+/** Fields of a struct made only of u32 and f32 members (4 bytes each, no padding). */
+export function parseStruct(source: string, struct: string): StructField[] {
+  const body = new RegExp(`struct\\s+${struct}\\s*\\{([^}]*)\\}`).exec(withoutComments(source));
+  if (!body) throw new Error(`struct ${struct} not found in WGSL source`);
+  return body[1]
+    .split(',')
+    .map((member) => member.trim())
+    .filter(Boolean)
+    .map((member) => {
+      const [name, type] = member.split(':').map((s) => s.trim());
+      if (type !== 'u32' && type !== 'f32') throw new Error(`${struct}.${name}: unsupported type ${type}`);
+      return { name, type };
+    });
+}
+
+/** The value of a module-scope `const NAME = 123u;`. */
+export function parseConst(source: string, name: string): number {
+  const m = new RegExp(`const\\s+${name}\\s*=\\s*(\\d+)u?\\s*;`).exec(source);
+  if (!m) throw new Error(`const ${name} not found in WGSL source`);
+  return Number(m[1]);
+}
+
+/** Packs values into the bytes of a struct parsed by parseStruct; every field needs a value. */
+export function packStruct(fields: StructField[], values: Record<string, number>): ArrayBuffer {
+  const bytes = new ArrayBuffer(fields.length * 4);
+  const view = new DataView(bytes);
+  const unknown = Object.keys(values).filter((k) => !fields.some((f) => f.name === k));
+  if (unknown.length) throw new Error(`not fields of the struct: ${unknown.join(', ')}`);
+  fields.forEach(({ name, type }, i) => {
+    const v = values[name];
+    if (v === undefined) throw new Error(`struct field ${name} has no value`);
+    if (type === 'u32') view.setUint32(i * 4, v, true);
+    else view.setFloat32(i * 4, v, true);
+  });
+  return bytes;
+}

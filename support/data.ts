@@ -1,0 +1,40 @@
+// Seeded test data: never zeros, the same on every run and in every environment.
+import { seededRandom, type Layout } from 'webgpu-batchnorm';
+
+/** The library's seeded generator (mulberry32): uniform numbers in [0, 1). */
+export const rng = seededRandom;
+
+/** Normal(mean, std) samples as f32 (Box-Muller). */
+export function normal(n: number, seed: number, mean = 0, std = 1): Float32Array<ArrayBuffer> {
+  const next = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(1 - next()));
+    const t = 2 * Math.PI * next();
+    out[i] = mean + std * r * Math.cos(t);
+    if (i + 1 < n) out[i + 1] = mean + std * r * Math.sin(t);
+  }
+  return out;
+}
+
+export const elements = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+export const featuresOf = (layout: Layout, shape: readonly number[]) => (layout === 'NHWC' ? shape[3] : shape[1]);
+
+/** Feature index of every element, for building per-feature data. */
+export function featureIndex(layout: Layout, shape: readonly number[]): (i: number) => number {
+  const c = featuresOf(layout, shape);
+  const inner = layout === 'NHWC' ? 1 : elements(shape.slice(2));
+  return (i) => Math.floor(i / inner) % c;
+}
+
+/** Normal data with a different offset and scale per feature, like real activations. */
+export function activations(layout: Layout, shape: readonly number[], seed: number): Float32Array<ArrayBuffer> {
+  const x = normal(elements(shape), seed);
+  const c = featuresOf(layout, shape);
+  const pick = rng(seed + 1);
+  const offsets = Array.from({ length: c }, () => (pick() - 0.5) * 20);
+  const scales = Array.from({ length: c }, () => 0.1 + pick() * 5);
+  const feature = featureIndex(layout, shape);
+  for (let i = 0; i < x.length; i++) x[i] = x[i] * scales[feature(i)] + offsets[feature(i)];
+  return x;
+}
