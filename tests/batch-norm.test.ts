@@ -3,6 +3,7 @@ import { describe, it } from 'vitest';
 import { parityCases } from './cases/parity.js';
 import { numericsCases } from './cases/numerics.js';
 import { apiCases } from './cases/api.js';
+import { torchCases } from './cases/torch.js';
 import { withoutGpuErrors } from '../support/compare.js';
 import { useDevice } from './helpers.js';
 
@@ -12,6 +13,7 @@ describe.each([
   ['parity with the float64 reference', parityCases],
   ['numerics', numericsCases],
   ['GPU-resident API', apiCases],
+  ['parity with PyTorch', torchCases],
 ])('%s', (_, cases) => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     await withoutGpuErrors(gpu.device, () => c.run(gpu.device));
