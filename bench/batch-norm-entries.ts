@@ -21,7 +21,7 @@ export const SHAPES: [Layout, number[]][] = [
 export const OPS: BatchNormOp[] = ['training forward', 'eval forward', 'backward', 'training step'];
 
 /**
- * Fewest bytes per element in f32 (DESIGN.md §2): training forward reads x twice
+ * Fewest bytes per element in f32 (docs/design.md): training forward reads x twice
  * and writes y; eval forward reads x and writes y; backward reads x and dy twice
  * and writes dx; a training step is a training forward and a backward.
  */

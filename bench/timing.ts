@@ -1,5 +1,5 @@
 // Wall-clock timing of GPU work (SwiftShader's timestamp queries disagree with the
-// wall clock, DESIGN.md §5): latency is one op, submit, wait; throughput is k ops
+// wall clock, docs/design.md): latency is one op, submit, wait; throughput is k ops
 // recorded into one encoder before one wait. Both are medians after warm-up.
 import { submitAndWait } from './gpu.js';
 
