@@ -17,6 +17,8 @@ export interface RequestDeviceOptions {
 // Dawn's instance must outlive its device: if it is garbage-collected while work
 // is in flight, the process crashes. Held here until the device is destroyed.
 const instances = new Map<GPUDevice, GPU>();
+// SwiftShader ICDs this module put in VK_ICD_FILENAMES: not a GPU on a later probe.
+const swiftShaderIcds = new Set<string>();
 
 let dawn: DawnModule | undefined;
 async function loadDawn(): Promise<DawnModule> {
@@ -57,6 +59,37 @@ export function swiftShaderCandidates(): string[] {
   return dirs.map((d) => join(d, 'vk_swiftshader_icd.json')).filter((f) => existsSync(f));
 }
 
+/**
+ * The Vulkan drivers (ICD manifests) the Vulkan loader would find on Linux, as
+ * the loader searches for them: $VK_DRIVER_FILES or $VK_ICD_FILENAMES when set
+ * (files or folders), else the icd.d folders under the XDG config and data dirs,
+ * /etc and /usr/local/etc, plus $VK_ADD_DRIVER_FILES. Without any, Dawn's probe
+ * for a GPU can only fail, and it prints "vkCreateInstance: Found no drivers!"
+ * on stderr while doing so; requestDevice skips that probe.
+ */
+export function vulkanDrivers(env: NodeJS.ProcessEnv = process.env): string[] {
+  const list = (v: string | undefined) => (v ?? '').split(':').filter(Boolean);
+  const manifests = (path: string): string[] => {
+    try {
+      if (!existsSync(path)) return [];
+      if (path.endsWith('.json')) return [path];
+      return readdirSync(path)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => join(path, f));
+    } catch {
+      return [];
+    }
+  };
+  const override = list(env.VK_DRIVER_FILES).length ? list(env.VK_DRIVER_FILES) : list(env.VK_ICD_FILENAMES);
+  const home = homedir();
+  const configDirs = [env.XDG_CONFIG_HOME || join(home, '.config'), ...(list(env.XDG_CONFIG_DIRS).length ? list(env.XDG_CONFIG_DIRS) : ['/etc/xdg'])];
+  const dataDirs = [env.XDG_DATA_HOME || join(home, '.local', 'share'), ...(list(env.XDG_DATA_DIRS).length ? list(env.XDG_DATA_DIRS) : ['/usr/local/share', '/usr/share'])];
+  const searched = override.length
+    ? override
+    : [...configDirs, '/usr/local/etc', '/etc', ...dataDirs].map((d) => join(d, 'vulkan', 'icd.d'));
+  return [...new Set([...searched, ...list(env.VK_ADD_DRIVER_FILES)].flatMap(manifests))];
+}
+
 const hasVulkanLoader = () =>
   ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu'].some((d) =>
     existsSync(join(d, 'libvulkan.so.1')),
@@ -69,17 +102,21 @@ async function adapterFrom(dawnModule: DawnModule): Promise<{ gpu: GPU; adapter:
 }
 
 /**
- * A GPUDevice with the adapter's largest buffer limits. Destroy it when done:
- * Node does not exit while a Dawn device is alive.
+ * A GPUDevice with the adapter's largest buffer limits. Destroy it when done to
+ * free its memory (a script still exits when it ends with the device alive).
  */
 export async function requestDevice(options: RequestDeviceOptions = {}): Promise<GPUDevice> {
   const want = options.adapter ?? 'auto';
   const d = await loadDawn();
   let found: { gpu: GPU; adapter: GPUAdapter; via: string } | undefined;
 
-  if (want !== 'swiftshader') {
+  // On Linux Dawn finds a GPU through a Vulkan driver; with none installed, skip the
+  // probe, which would only print the Vulkan loader's warnings. A driver that is
+  // installed but fails still prints them: that is worth seeing.
+  const drivers = process.platform === 'linux' ? vulkanDrivers().filter((f) => !swiftShaderIcds.has(f)) : undefined;
+  if (want !== 'swiftshader' && (!drivers || drivers.length > 0)) {
     const first = await adapterFrom(d);
-    if (first && !isCpuAdapter(first.adapter.info)) found = { ...first, via: 'Vulkan' };
+    if (first && !isCpuAdapter(first.adapter.info)) found = { ...first, via: drivers ? 'Vulkan' : 'Dawn' };
   }
   const tried: string[] = [];
   if (!found && want !== 'gpu') {
@@ -90,6 +127,7 @@ export async function requestDevice(options: RequestDeviceOptions = {}): Promise
       process.env.VK_ICD_FILENAMES = icd;
       const next = await adapterFrom(d);
       if (next) {
+        swiftShaderIcds.add(icd);
         found = { ...next, via: `VK_ICD_FILENAMES=${icd}` };
         break;
       }
@@ -102,6 +140,9 @@ export async function requestDevice(options: RequestDeviceOptions = {}): Promise
   if (!found) {
     const lines = [`webgpu-batchnorm: no WebGPU adapter found through Dawn (asked for: ${want}).`];
     if (!hasVulkanLoader()) lines.push('The Vulkan loader libvulkan.so.1 is missing: apt-get install -y libvulkan1');
+    if (drivers?.length === 0 && want !== 'swiftshader') {
+      lines.push('No Vulkan driver (ICD manifest) is installed for a GPU: none in /usr/share/vulkan/icd.d, /etc/vulkan/icd.d or $VK_DRIVER_FILES.');
+    }
     if (want !== 'gpu') {
       lines.push(
         tried.length
