@@ -9,7 +9,13 @@ import { Plan, type ModuleBuffers, type StatisticsMode } from './plan.js';
 import { FEATURE_SECTIONS } from './stages.js';
 import { checkBatchStatistics, checkEps, checkLayout, checkMomentum, checkShape, checkTensorBuffer } from './validate.js';
 
-export interface BatchNormOptions {
+/**
+ * What exists only with `affine`: T when it is true (the default), null when false,
+ * either when only known at run time.
+ */
+export type AffineOnly<Affine extends boolean, T> = [Affine] extends [true] ? T : [Affine] extends [false] ? null : T | null;
+
+export interface BatchNormOptions<Affine extends boolean = boolean> {
   numFeatures: number;
   layout: Layout;
   /** Added to the variance before the square root. Default 1e-5. */
@@ -17,7 +23,7 @@ export interface BatchNormOptions {
   /** Weight of the new batch in the running statistics; null for a cumulative average. Default 0.1. */
   momentum?: number | null;
   /** Learnable gamma (scale) and beta (shift). Default true. */
-  affine?: boolean;
+  affine?: Affine;
   /** Keep running statistics for eval. Default true; when false, batch statistics are used in eval too. */
   trackRunningStats?: boolean;
   /**
@@ -29,19 +35,19 @@ export interface BatchNormOptions {
   tuning?: Partial<Tuning>;
 }
 
-export interface BatchNormState {
-  gamma: Float32Array | null;
-  beta: Float32Array | null;
+export interface BatchNormState<Affine extends boolean = boolean> {
+  gamma: AffineOnly<Affine, Float32Array>;
+  beta: AffineOnly<Affine, Float32Array>;
   runningMean: Float32Array | null;
   runningVar: Float32Array | null;
   numBatchesTracked: number | null;
 }
 
-export interface Gradients<T> {
+export interface Gradients<T, Affine extends boolean = boolean> {
   dx: T;
   /** null when affine is false */
-  dgamma: T | null;
-  dbeta: T | null;
+  dgamma: AffineOnly<Affine, T>;
+  dbeta: AffineOnly<Affine, T>;
 }
 
 const OPTIONS = ['numFeatures', 'layout', 'eps', 'momentum', 'affine', 'trackRunningStats', 'unbiasedRunningVar', 'tuning'] as const;
@@ -62,12 +68,12 @@ interface LastForward {
  * (`forwardArray`, `backwardArray`). Buffers it returns are its own and are reused by
  * the next call with the same shape.
  */
-export class BatchNorm extends GpuModule<Plan> {
+export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   readonly numFeatures: number;
   readonly layout: Layout;
   readonly eps: number;
   readonly momentum: number | null;
-  readonly affine: boolean;
+  readonly affine: Affine;
   readonly trackRunningStats: boolean;
   readonly unbiasedRunningVar: boolean;
   readonly tuning: Tuning;
@@ -78,7 +84,7 @@ export class BatchNorm extends GpuModule<Plan> {
   private readonly state: ModuleBuffers;
   private last?: LastForward;
 
-  constructor(device: GPUDevice, options: BatchNormOptions) {
+  constructor(device: GPUDevice, options: BatchNormOptions<Affine>) {
     checkOptions<BatchNormOptions>('BatchNorm', options, OPTIONS, ALIASES);
     const numFeatures = checkPositiveInteger('numFeatures', options.numFeatures);
     const layout = checkLayout(options.layout);
@@ -88,7 +94,7 @@ export class BatchNorm extends GpuModule<Plan> {
     this.layout = layout;
     this.eps = checkEps(options.eps ?? 1e-5);
     this.momentum = checkMomentum(options.momentum === undefined ? 0.1 : options.momentum);
-    this.affine = checkBoolean('affine', options.affine ?? true);
+    this.affine = checkBoolean('affine', options.affine ?? true) as Affine;
     this.trackRunningStats = checkBoolean('trackRunningStats', options.trackRunningStats ?? true);
     this.unbiasedRunningVar = checkBoolean('unbiasedRunningVar', options.unbiasedRunningVar ?? true);
     this.tuning = { ...defaultTuning(device), ...options.tuning };
@@ -124,9 +130,9 @@ export class BatchNorm extends GpuModule<Plan> {
    * gamma and beta as GPU buffers of numFeatures f32, for an optimizer to update in
    * place (their gradients are backward()'s dgamma and dbeta); null when affine is false.
    */
-  get parameters(): { gamma: GPUBuffer; beta: GPUBuffer } | null {
+  get parameters(): AffineOnly<Affine, { gamma: GPUBuffer; beta: GPUBuffer }> {
     this.assertAlive('parameters');
-    return this.affine ? { gamma: this.state.gamma, beta: this.state.beta } : null;
+    return (this.affine ? { gamma: this.state.gamma, beta: this.state.beta } : null) as AffineOnly<Affine, { gamma: GPUBuffer; beta: GPUBuffer }>;
   }
 
   /**
@@ -134,9 +140,9 @@ export class BatchNorm extends GpuModule<Plan> {
    * returns), so an optimizer can bind them before the first backward; null when
    * affine is false.
    */
-  get gradients(): { dgamma: GPUBuffer; dbeta: GPUBuffer } | null {
+  get gradients(): AffineOnly<Affine, { dgamma: GPUBuffer; dbeta: GPUBuffer }> {
     this.assertAlive('gradients');
-    return this.affine ? { dgamma: this.state.gradGamma, dbeta: this.state.gradBeta } : null;
+    return (this.affine ? { dgamma: this.state.gradGamma, dbeta: this.state.gradBeta } : null) as AffineOnly<Affine, { dgamma: GPUBuffer; dbeta: GPUBuffer }>;
   }
 
   /** Features in and out, as a layer of a Sequential sees them: [batch, numFeatures] rows, in layout NC only. */
@@ -196,7 +202,7 @@ export class BatchNorm extends GpuModule<Plan> {
   }
 
   /** Gradients for the last forward(): dx, and dgamma and dbeta when affine. */
-  backward(dy: GPUBuffer, encoder?: GPUCommandEncoder): Gradients<GPUBuffer> {
+  backward(dy: GPUBuffer, encoder?: GPUCommandEncoder): Gradients<GPUBuffer, Affine> {
     this.assertAlive('backward()');
     const last = this.last ?? fail('backward() called before any forward()');
     checkTensorBuffer('dy', dy, last.plan.view);
@@ -207,7 +213,7 @@ export class BatchNorm extends GpuModule<Plan> {
       dx: last.plan.dx,
       dgamma: this.affine ? this.state.gradGamma : null,
       dbeta: this.affine ? this.state.gradBeta : null,
-    };
+    } as Gradients<GPUBuffer, Affine>;
   }
 
   /** forward() on a typed array: uploads x, runs, and reads y back. */
@@ -224,7 +230,7 @@ export class BatchNorm extends GpuModule<Plan> {
   }
 
   /** backward() on a typed array, for the last forward() or forwardArray(). */
-  async backwardArray(dy: Float32Array): Promise<Gradients<Float32Array>> {
+  async backwardArray(dy: Float32Array): Promise<Gradients<Float32Array, Affine>> {
     this.assertAlive('backwardArray()');
     const last = this.last ?? fail('backwardArray() called before any forward()');
     const data = checkArray('dy', dy, last.plan.view.size);
@@ -237,11 +243,11 @@ export class BatchNorm extends GpuModule<Plan> {
       { buffer: this.state.gradGamma, floats: c },
       { buffer: this.state.gradBeta, floats: c },
     ]);
-    return { dx, dgamma: this.affine ? dgamma : null, dbeta: this.affine ? dbeta : null };
+    return { dx, dgamma: this.affine ? dgamma : null, dbeta: this.affine ? dbeta : null } as Gradients<Float32Array, Affine>;
   }
 
   /** Reads gamma, beta and the running statistics back; null where PyTorch has None. */
-  async getState(): Promise<BatchNormState> {
+  async getState(): Promise<BatchNormState<Affine>> {
     this.assertAlive('getState()');
     const b = this.state;
     const c = this.numFeatures;
@@ -258,7 +264,7 @@ export class BatchNorm extends GpuModule<Plan> {
       runningMean: this.trackRunningStats ? runningMean : null,
       runningVar: this.trackRunningStats ? runningVar : null,
       numBatchesTracked: this.trackRunningStats ? new Uint32Array(batches.buffer, 0, 1)[0] : null,
-    };
+    } as BatchNormState<Affine>;
   }
 
   /** Sets any of gamma, beta, the running statistics and numBatchesTracked; all are checked before any is written. */

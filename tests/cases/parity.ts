@@ -32,7 +32,7 @@ function dxScale(dy: Float32Array, ref: ReferenceBatchNorm, layout: Layout, shap
   return Math.hypot(...dy) * (gammaMax / Math.sqrt(eps));
 }
 
-export async function checkState(bn: BatchNorm, ref: ReferenceBatchNorm, label: string) {
+export async function checkState(bn: BatchNorm<boolean>, ref: ReferenceBatchNorm, label: string) {
   const s = await bn.getState();
   expectClose(`${label} runningMean`, s.runningMean!, ref.state.runningMean, STATS_TOL);
   expectClose(`${label} runningVar`, s.runningVar!, ref.state.runningVar, STATS_TOL);

@@ -68,8 +68,8 @@ function expectSameState(got: BatchNormState, expected: BatchNormState) {
 interface Bad<T> {
   options?: Partial<Options>;
   /** Good calls that make what the bad call needs (their effects are part of the state compared). */
-  setup?: (bn: BatchNorm, scope: TestBuffers) => T;
-  call: (bn: BatchNorm, scope: TestBuffers, made: T) => unknown;
+  setup?: (bn: BatchNorm<boolean>, scope: TestBuffers) => T;
+  call: (bn: BatchNorm<boolean>, scope: TestBuffers, made: T) => unknown;
 }
 
 /** Runs a bad call on a trained BatchNorm and checks the error, and that the state and the last forward are unchanged. */
