@@ -1,5 +1,5 @@
 import { outputUsage } from '../gpu/buffers.js';
-import { checkArray, checkBoolean, checkCount, checkOptions, checkPositiveInteger } from '../gpu/checks.js';
+import { checkArray, checkBoolean, checkCount, checkOptionNames, checkOptions, checkPositiveInteger } from '../gpu/checks.js';
 import { recordPass } from '../gpu/dispatch.js';
 import { fail, show } from '../gpu/errors.js';
 import { GpuModule } from '../gpu/module.js';
@@ -7,6 +7,7 @@ import type { CanonicalView, Layout } from './layout.js';
 import { defaultTuning, featureStride, type Tuning } from './partition.js';
 import { Plan, type ModuleBuffers, type StatisticsMode } from './plan.js';
 import { FEATURE_SECTIONS } from './stages.js';
+import { fromTorchNames, TORCH_NAMES, toTorchNames, type TorchBatchNormState } from './torch-names.js';
 import { checkBatchStatistics, checkEps, checkLayout, checkMomentum, checkShape, checkTensorBuffer } from './validate.js';
 
 /**
@@ -246,9 +247,20 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     return { dx, dgamma: this.affine ? dgamma : null, dbeta: this.affine ? dbeta : null } as Gradients<Float32Array, Affine>;
   }
 
-  /** Reads gamma, beta and the running statistics back; null where PyTorch has None. */
-  async getState(): Promise<BatchNormState<Affine>> {
+  /**
+   * Reads gamma, beta and the running statistics back; null where PyTorch has None.
+   * With `{ names: 'torch' }`, under PyTorch's state_dict names (weight, bias,
+   * running_mean, running_var, num_batches_tracked).
+   */
+  async getState(): Promise<BatchNormState<Affine>>;
+  async getState(options: { names: 'torch' }): Promise<TorchBatchNormState<Affine extends true ? Float32Array : Float32Array | null>>;
+  async getState(options: { names?: 'ours' }): Promise<BatchNormState<Affine>>;
+  async getState(options: { names?: 'ours' | 'torch' } = {}): Promise<BatchNormState<Affine> | TorchBatchNormState> {
     this.assertAlive('getState()');
+    if (!options || typeof options !== 'object') fail(`getState() takes { names: 'ours' | 'torch' }, got ${show(options)}`);
+    checkOptionNames('getState()', options, ['names']);
+    const names = options.names ?? 'ours';
+    if (names !== 'ours' && names !== 'torch') fail(`getState(): names must be 'ours' or 'torch', got ${show(names)}`);
     const b = this.state;
     const c = this.numFeatures;
     const [gamma, beta, runningMean, runningVar, batches] = await this.readBack(this.encoder('getState'), [
@@ -258,24 +270,30 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
       { buffer: b.runningVar, floats: c },
       { buffer: b.batches, floats: 1 },
     ]);
-    return {
+    const state = {
       gamma: this.affine ? gamma : null,
       beta: this.affine ? beta : null,
       runningMean: this.trackRunningStats ? runningMean : null,
       runningVar: this.trackRunningStats ? runningVar : null,
       numBatchesTracked: this.trackRunningStats ? new Uint32Array(batches.buffer, 0, 1)[0] : null,
-    } as BatchNormState<Affine>;
+    };
+    return names === 'torch' ? toTorchNames(state) : (state as BatchNormState<Affine>);
   }
 
-  /** Sets any of gamma, beta, the running statistics and numBatchesTracked; all are checked before any is written. */
-  setState(state: Partial<BatchNormState>): void {
+  /**
+   * Sets any of gamma, beta, the running statistics and numBatchesTracked, under our
+   * names or PyTorch's state_dict names (weight, bias, running_mean, running_var,
+   * num_batches_tracked); all are checked before any is written.
+   */
+  setState(given: Partial<BatchNormState> | Partial<TorchBatchNormState>): void {
     this.assertAlive('setState()');
-    if (!state || typeof state !== 'object') fail(`setState() takes an object, got ${show(state)}`);
+    if (!given || typeof given !== 'object') fail(`setState() takes an object, got ${show(given)}`);
+    const state = fromTorchNames(given) as Partial<BatchNormState>;
     const c = this.numFeatures;
     const writes: [GPUBuffer, ArrayBufferView<ArrayBuffer>][] = [];
     const known = ['gamma', 'beta', 'runningMean', 'runningVar', 'numBatchesTracked'];
     const unknown = Object.keys(state).filter((k) => !known.includes(k));
-    if (unknown.length) fail(`setState(): unknown field ${unknown.join(', ')}; expected ${known.join(', ')}`);
+    if (unknown.length) fail(`setState(): unknown field ${unknown.join(', ')}; expected ${known.join(', ')} (or PyTorch's ${Object.values(TORCH_NAMES).join(', ')})`);
     for (const [key, buffer, enabled, option] of [
       ['gamma', this.state.gamma, this.affine, 'affine'],
       ['beta', this.state.beta, this.affine, 'affine'],

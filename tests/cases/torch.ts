@@ -24,6 +24,8 @@ import {
   type TorchFixtures,
   type TorchIndex,
 } from './torch-replay.js';
+import { BatchNorm } from '../../src/index.js';
+import { check, expectEqual, expectError } from '../../support/compare.js';
 import type { Case } from './case.js';
 
 const index = JSON.parse(indexText) as TorchIndex;
@@ -71,6 +73,38 @@ const replayCases: Case[] = index.cases.map((c) => ({
   },
 }));
 
+/** A recorded case's initial state, as PyTorch's state_dict names it, into setState and back out of getState. */
+const stateDict: Case = {
+  name: "state in PyTorch's names: a fixture's state_dict loads with setState and comes back from getState({ names: 'torch' })",
+  run: async (device) => {
+    const fx = await fixtures();
+    const c = fx.index.cases.find((k) => k.options.affine && k.options.trackRunningStats && k.initial.numBatchesTracked !== null);
+    if (!c) throw new Error('no fixture with affine parameters and running statistics');
+    const at = (ref: [number, number] | null) => fx.f32.slice(ref![0], ref![0] + ref![1]);
+    const dict = {
+      weight: at(c.initial.gamma),
+      bias: at(c.initial.beta),
+      running_mean: at(c.initial.runningMean),
+      running_var: at(c.initial.runningVar),
+      num_batches_tracked: c.initial.numBatchesTracked!,
+    };
+    const { eps, momentum } = c.options;
+    const bn = new BatchNorm(device, { numFeatures: c.numFeatures, layout: c.layout, eps, momentum });
+    try {
+      bn.setState(dict);
+      const back = await bn.getState({ names: 'torch' });
+      for (const key of ['weight', 'bias', 'running_mean', 'running_var'] as const) expectEqual(key, back[key]!, dict[key]);
+      check(back.num_batches_tracked === dict.num_batches_tracked, `num_batches_tracked: got ${back.num_batches_tracked}, expected ${dict.num_batches_tracked}`);
+      const ours = await bn.getState();
+      expectEqual('gamma (our name for weight)', ours.gamma, dict.weight);
+      await expectError(() => bn.setState({ gamma: dict.weight, weight: dict.weight } as never), /gamma and weight name the same field/);
+      await expectError(() => bn.setState({ runing_mean: dict.running_mean } as never), /unknown field runing_mean; expected gamma, .* \(or PyTorch's weight, bias, running_mean, running_var, num_batches_tracked\)/);
+    } finally {
+      bn.destroy();
+    }
+  },
+};
+
 const summary: Case = {
   name: 'summary of the cases above: worst errors against float64, ours and PyTorch float32',
   run: async () => {
@@ -88,4 +122,4 @@ const summary: Case = {
   },
 };
 
-export const torchCases: Case[] = [...replayCases, summary];
+export const torchCases: Case[] = [...replayCases, stateDict, summary];
