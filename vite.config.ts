@@ -5,6 +5,9 @@ export default defineConfig({
   resolve: { alias: packageAliases },
   build: {
     target: 'es2022',
+    // A library build: readable code, class and function names kept (stack traces,
+    // err.constructor.name), and sourcemaps with the sources inlined.
+    minify: false,
     sourcemap: true,
     lib: {
       entry: { index: 'src/index.ts', node: 'src/node.ts' },

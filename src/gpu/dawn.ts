@@ -67,7 +67,7 @@ export function swiftShaderCandidates(): string[] {
  * for a GPU can only fail, and it prints "vkCreateInstance: Found no drivers!"
  * on stderr while doing so; requestDevice skips that probe.
  */
-export function vulkanDrivers(env: NodeJS.ProcessEnv = process.env): string[] {
+export function vulkanDrivers(env: Record<string, string | undefined> = process.env): string[] {
   const list = (v: string | undefined) => (v ?? '').split(':').filter(Boolean);
   const manifests = (path: string): string[] => {
     try {

@@ -1,0 +1,209 @@
+// The package as a user gets it: the built dist/ (types, names, messages), and the
+// tarball `npm pack` makes, installed into a scratch project outside the repository.
+// Needs a fresh dist/: .ci/run builds before the tests; locally, `npm run build`.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '..');
+const dist = join(root, 'dist');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+
+/** Dawn's complaints when it looks for a Vulkan driver that is not there. */
+const DRIVER_WARNINGS = /vkCreateInstance|VK_ERROR|CheckVkSuccessImpl/;
+
+const files = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
+
+/** The first fenced code block after a README heading. */
+function readmeSnippet(heading: string): string {
+  const at = readme.indexOf(`\n## ${heading}\n`);
+  if (at < 0) throw new Error(`README.md has no section "## ${heading}"`);
+  const block = /```(?:ts|js)\n([\s\S]*?)```/.exec(readme.slice(at));
+  if (!block) throw new Error(`README.md section "## ${heading}" has no ts or js code block`);
+  return block[1];
+}
+
+function node(args: string[], cwd: string, timeout = 60_000) {
+  const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', timeout });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, error: r.error };
+}
+
+beforeAll(() => {
+  const built = join(dist, 'index.js');
+  if (!existsSync(built) || !existsSync(join(dist, 'index.d.ts'))) {
+    throw new Error('dist/ is missing: run `npm run build` first (.ci/run does)');
+  }
+  const newestSource = Math.max(...['src', 'shaders'].flatMap((d) => files(join(root, d))).map((f) => statSync(f).mtimeMs));
+  if (statSync(built).mtimeMs < newestSource) throw new Error('dist/ is older than src/ or shaders/: run `npm run build` first');
+});
+
+describe('package.json', () => {
+  it('is publishable: not private, prepack builds, ships dist with its maps, README and CHANGELOG', () => {
+    expect(pkg.private).toBeUndefined();
+    expect(pkg.scripts.prepack).toMatch(/npm run build/);
+    expect(pkg.sideEffects).toBe(false);
+    expect(pkg.files).toEqual(expect.arrayContaining(['dist', 'README.md', 'CHANGELOG.md']));
+    expect(existsSync(join(root, 'CHANGELOG.md'))).toBe(true);
+    for (const [entry, target] of Object.entries<Record<string, string>>(pkg.exports)) {
+      if (typeof target === 'string') continue; // e.g. "./package.json"
+      expect(existsSync(join(root, target.types)), `${entry} types`).toBe(true);
+      expect(existsSync(join(root, target.default ?? target.import)), `${entry} code`).toBe(true);
+    }
+  });
+
+  it('ships self-contained source maps, so src/ and shaders/ need not ship', () => {
+    for (const map of files(dist).filter((f) => f.endsWith('.js.map'))) {
+      const m = JSON.parse(readFileSync(map, 'utf8'));
+      expect(m.sourcesContent?.length, map).toBe(m.sources.length);
+      expect(m.sourcesContent.every((s: unknown) => typeof s === 'string'), map).toBe(true);
+    }
+  });
+});
+
+describe('declarations', () => {
+  it('reference no WGSL (?raw) module', () => {
+    const bad = files(dist)
+      .filter((f) => f.endsWith('.d.ts'))
+      .filter((f) => /(?:from|import)\s*\(?\s*['"][^'"]*(?:\.wgsl|\?raw)['"]/.test(readFileSync(f, 'utf8')));
+    expect(bad).toEqual([]);
+  });
+
+  it('compile in a consumer with skipLibCheck false, and type gamma/dgamma non-null with affine (the default)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bn-types-'));
+    try {
+      mkdirSync(join(dir, 'node_modules', '@webgpu'), { recursive: true });
+      symlinkSync(root, join(dir, 'node_modules', 'webgpu-batchnorm'), 'dir');
+      symlinkSync(join(root, 'node_modules', '@webgpu', 'types'), join(dir, 'node_modules', '@webgpu', 'types'), 'dir');
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+      writeFileSync(join(dir, 'browser.ts'), `export {};\n${readmeSnippet('Use in a browser page')}`);
+      writeFileSync(join(dir, 'node-snippet.ts'), `export {};\n${readmeSnippet('Use in Node')}`);
+      writeFileSync(
+        join(dir, 'consumer.ts'),
+        `import { BatchNorm, BatchNormError, Sequential, Linear, Sigmoid, type Gradients } from 'webgpu-batchnorm';
+import { requestDevice } from 'webgpu-batchnorm/node';
+
+const device: GPUDevice = await requestDevice({ adapter: 'auto' });
+const bn = new BatchNorm(device, { numFeatures: 4, layout: 'NC' });
+const grads = await bn.backwardArray(new Float32Array(8));
+const dgamma: Float32Array = grads.dgamma;
+const state = await bn.getState();
+const gamma: Float32Array = state.gamma;
+const beta: GPUBuffer = bn.parameters.beta;
+const dbeta: GPUBuffer = bn.gradients.dbeta;
+const onGpu: Gradients<GPUBuffer> = bn.backward(device.createBuffer({ size: 32, usage: GPUBufferUsage.STORAGE }));
+
+const plain = new BatchNorm(device, { numFeatures: 4, layout: 'NC', affine: false });
+const none: null = plain.parameters;
+// @ts-expect-error without affine there is no dgamma
+const missing: Float32Array = (await plain.backwardArray(new Float32Array(8))).dgamma;
+
+const flag: boolean = Math.random() > 0.5;
+const either = new BatchNorm(device, { numFeatures: 4, layout: 'NC', affine: flag });
+// @ts-expect-error affine only known at run time: gamma may be null
+const maybe: Float32Array = (await either.getState()).gamma;
+
+const model = new Sequential(device, [new Linear(device, { inFeatures: 4, outFeatures: 4, bias: false }), bn, new Sigmoid(device)]);
+const err: BatchNormError | undefined = undefined;
+console.log(dgamma, gamma, beta, dbeta, onGpu, none, missing, maybe, model, err);
+`,
+      );
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'ES2022',
+            module: 'NodeNext',
+            moduleResolution: 'NodeNext',
+            lib: ['ES2022', 'DOM'],
+            types: ['@webgpu/types'],
+            strict: true,
+            skipLibCheck: false,
+            noEmit: true,
+          },
+          files: ['consumer.ts', 'browser.ts', 'node-snippet.ts'],
+        }),
+      );
+      const tsc = node([join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], dir);
+      expect(tsc.stdout + tsc.stderr).toBe('');
+      expect(tsc.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('dist at run time', () => {
+  it('keeps class names, names BatchNorm in stack traces, keeps messages short, and requestDevice is quiet', () => {
+    const script = `
+      import { BatchNorm } from ${JSON.stringify(join(dist, 'index.js'))};
+      import { requestDevice } from ${JSON.stringify(join(dist, 'node.js'))};
+      const out = {};
+      try { new BatchNorm({}, { numFeatures: 0, layout: 'NC' }); } catch (e) {
+        out.name = e.constructor.name; out.errName = e.name; out.stack = e.stack;
+      }
+      const device = await requestDevice();
+      const bn = new BatchNorm(device, { numFeatures: 4, layout: 'NC' });
+      try { await bn.forwardArray(Array.from({ length: 100000 }, (_, i) => i), [25000, 4]); } catch (e) { out.message = e.message; }
+      bn.destroy();
+      device.destroy();
+      console.log(JSON.stringify(out));
+    `;
+    const r = node(['--input-type=module', '-e', script], root);
+    expect(r.stderr).not.toMatch(DRIVER_WARNINGS);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(out.name).toBe('BatchNormError');
+    expect(out.errName).toBe('BatchNormError');
+    expect(out.stack).toMatch(/at new BatchNorm /);
+    expect(out.message).toMatch(/x/);
+    expect(out.message.length).toBeLessThan(300);
+  });
+});
+
+describe('npm pack', () => {
+  let scratch: string;
+  afterAll(() => {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('installs into a project outside the repository, and the README Node snippet runs quietly and exits', () => {
+    scratch = mkdtempSync(join(tmpdir(), 'bn-pack-'));
+    // dist/ is fresh (checked above); prepack would rebuild it, which .ci/run has just done.
+    const packed = JSON.parse(
+      execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', scratch], { cwd: root, encoding: 'utf8' }),
+    )[0];
+    const shipped: string[] = packed.files.map((f: { path: string }) => f.path);
+    expect(shipped).toEqual(expect.arrayContaining(['package.json', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/index.js.map', 'dist/index.d.ts', 'dist/node.js', 'dist/node.d.ts']));
+    expect(shipped.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'].includes(f))).toEqual([]);
+
+    const project = join(scratch, 'project');
+    mkdirSync(project);
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', join(scratch, packed.filename), `webgpu@${pkg.devDependencies.webgpu}`], {
+      cwd: project,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 60_000,
+    });
+
+    writeFileSync(join(project, 'main.mjs'), readmeSnippet('Use in Node'));
+    const run = node(['main.mjs'], project);
+    expect(run.stderr).not.toMatch(DRIVER_WARNINGS);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/1\.2247/);
+
+    // The same without device.destroy(): the script still ends.
+    writeFileSync(join(project, 'alive.mjs'), readmeSnippet('Use in Node').replace('device.destroy();', ''));
+    const alive = node(['alive.mjs'], project, 30_000);
+    expect(alive.error).toBeUndefined();
+    expect(alive.status).toBe(0);
+
+    // CommonJS: require() of an ES module package, Node 20.19 and later.
+    const cjs = node(['-e', "const { BatchNorm } = require('webgpu-batchnorm'); console.log(typeof BatchNorm)"], project);
+    expect(cjs.stdout.trim()).toBe('function');
+  }, 120_000);
+});
