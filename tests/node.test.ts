@@ -1,5 +1,6 @@
 // requestDevice() in Node through Dawn.
 import { describe, expect, it } from 'vitest';
+import { vulkanDrivers } from '../src/gpu/dawn.js';
 import { adapterName, requestDevice, swiftShaderCandidates } from '../src/node.js';
 
 describe('requestDevice', () => {
@@ -36,5 +37,14 @@ describe('requestDevice', () => {
       (e: Error) => e.message,
     );
     if (result !== 'hardware') expect(result).toMatch(/no WebGPU adapter found through Dawn \(asked for: gpu\)/);
+  });
+
+  it('looks for Vulkan drivers where the loader does, so it probes for a GPU only when one may exist', () => {
+    const icd = swiftShaderCandidates()[0];
+    expect(vulkanDrivers({ VK_DRIVER_FILES: icd, VK_ICD_FILENAMES: '/nowhere.json' })).toEqual([icd]);
+    expect(vulkanDrivers({ VK_ICD_FILENAMES: `/nowhere.json:${icd}` })).toEqual([icd]);
+    expect(vulkanDrivers({ VK_ICD_FILENAMES: '/nowhere.json' })).toEqual([]);
+    const none = { HOME: '/nowhere', XDG_CONFIG_HOME: '/nowhere', XDG_CONFIG_DIRS: '/nowhere', XDG_DATA_HOME: '/nowhere', XDG_DATA_DIRS: '/nowhere' };
+    expect(vulkanDrivers(none).every((f) => f.startsWith('/etc/vulkan/icd.d/') || f.startsWith('/usr/local/etc/vulkan/icd.d/'))).toBe(true);
   });
 });
