@@ -1,5 +1,5 @@
 // Seeded test data: never zeros, the same on every run and in every environment.
-import { seededRandom, type Layout } from 'webgpu-batchnorm';
+import { canonicalView, seededRandom, type FeaturePlacement } from 'webgpu-batchnorm';
 
 /** The library's seeded generator (mulberry32): uniform numbers in [0, 1). */
 export const rng = seededRandom;
@@ -18,17 +18,16 @@ export function normal(n: number, seed: number, mean = 0, std = 1): Float32Array
 }
 
 export const elements = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-export const featuresOf = (layout: Layout, shape: readonly number[]) => (layout === 'NHWC' ? shape[3] : shape[1]);
+export const featuresOf = (layout: FeaturePlacement, shape: readonly number[]) => canonicalView(layout, shape).features;
 
 /** Feature index of every element, for building per-feature data. */
-export function featureIndex(layout: Layout, shape: readonly number[]): (i: number) => number {
-  const c = featuresOf(layout, shape);
-  const inner = layout === 'NHWC' ? 1 : elements(shape.slice(2));
+export function featureIndex(layout: FeaturePlacement, shape: readonly number[]): (i: number) => number {
+  const { features: c, inner } = canonicalView(layout, shape);
   return (i) => Math.floor(i / inner) % c;
 }
 
 /** Normal data with a different offset and scale per feature, like real activations. */
-export function activations(layout: Layout, shape: readonly number[], seed: number): Float32Array<ArrayBuffer> {
+export function activations(layout: FeaturePlacement, shape: readonly number[], seed: number): Float32Array<ArrayBuffer> {
   const x = normal(elements(shape), seed);
   const c = featuresOf(layout, shape);
   const pick = rng(seed + 1);

@@ -19,6 +19,9 @@ function randomShape(layout: Layout, next: () => number): number[] {
       return [dim(5000), dim(3000)];
     case 'NCL':
       return [dim(64), dim(300), dim(5000)];
+    case 'NCDHW':
+    case 'NDHWC':
+      return [dim(8), dim(100), dim(16), dim(16), dim(16)];
     default:
       return [dim(16), dim(200), dim(64), dim(64)];
   }

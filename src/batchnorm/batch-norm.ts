@@ -3,12 +3,12 @@ import { checkArray, checkBoolean, checkCount, checkOptionNames, checkOptions, c
 import { recordPass } from '../gpu/dispatch.js';
 import { fail, show } from '../gpu/errors.js';
 import { GpuModule } from '../gpu/module.js';
-import type { CanonicalView, Layout } from './layout.js';
+import { placementName, type CanonicalView, type FeaturePlacement, type Layout } from './layout.js';
 import { defaultTuning, featureStride, type Tuning } from './partition.js';
 import { Plan, type ModuleBuffers, type StatisticsMode } from './plan.js';
 import { FEATURE_SECTIONS } from './stages.js';
 import { fromTorchNames, TORCH_NAMES, toTorchNames, type TorchBatchNormState } from './torch-names.js';
-import { checkBatchStatistics, checkEps, checkLayout, checkMomentum, checkShape, checkTensorBuffer } from './validate.js';
+import { checkBatchStatistics, checkEps, checkMomentum, checkPlacement, checkShape, checkTensorBuffer } from './validate.js';
 
 /**
  * What exists only with `affine`: T when it is true (the default), null when false,
@@ -18,7 +18,13 @@ export type AffineOnly<Affine extends boolean, T> = [Affine] extends [true] ? T 
 
 export interface BatchNormOptions<Affine extends boolean = boolean> {
   numFeatures: number;
-  layout: Layout;
+  /** The memory layout: NC, NCL, NCHW, NHWC, NCDHW or NDHWC. Give it, or `axis`. */
+  layout?: Layout;
+  /**
+   * Instead of a layout, the feature axis of tensors of any rank of at least 2,
+   * negative counting from the end as in Keras: -1 for channels last, 1 for channels first.
+   */
+  axis?: number;
   /** Added to the variance before the square root. Default 1e-5. */
   eps?: number;
   /** Weight of the new batch in the running statistics; null for a cumulative average. Default 0.1. */
@@ -51,9 +57,9 @@ export interface Gradients<T, Affine extends boolean = boolean> {
   dbeta: AffineOnly<Affine, T>;
 }
 
-const OPTIONS = ['numFeatures', 'layout', 'eps', 'momentum', 'affine', 'trackRunningStats', 'unbiasedRunningVar', 'tuning'] as const;
+const OPTIONS = ['numFeatures', 'layout', 'axis', 'eps', 'momentum', 'affine', 'trackRunningStats', 'unbiasedRunningVar', 'tuning'] as const;
 /** Other libraries' names for these options, for a hint when one is used. */
-const ALIASES = { num_features: 'numFeatures', epsilon: 'eps', track_running_stats: 'trackRunningStats', axis: 'layout' };
+const ALIASES = { num_features: 'numFeatures', epsilon: 'eps', track_running_stats: 'trackRunningStats' };
 const TUNING = ['workgroupSize', 'targetWorkgroups', 'minItemsPerThread', 'contiguousItems'] as const;
 
 interface LastForward {
@@ -71,7 +77,12 @@ interface LastForward {
  */
 export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   readonly numFeatures: number;
-  readonly layout: Layout;
+  /** The layout it was made with; null when made with `axis`. */
+  readonly layout: Layout | null;
+  /** The feature axis it was made with; null when made with `layout`. */
+  readonly axis: number | null;
+  /** Where the features are, whichever way it was given. */
+  readonly placement: FeaturePlacement;
   readonly eps: number;
   readonly momentum: number | null;
   readonly affine: Affine;
@@ -88,11 +99,13 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   constructor(device: GPUDevice, options: BatchNormOptions<Affine>) {
     checkOptions<BatchNormOptions>('BatchNorm', options, OPTIONS, ALIASES);
     const numFeatures = checkPositiveInteger('numFeatures', options.numFeatures);
-    const layout = checkLayout(options.layout);
+    const placement = checkPlacement(options.layout, options.axis);
     if (options.tuning !== undefined) checkOptions('BatchNorm tuning', options.tuning, TUNING);
-    super(device, `batchnorm[${numFeatures} ${layout}]`);
+    super(device, `batchnorm[${numFeatures} ${placementName(placement)}]`);
     this.numFeatures = numFeatures;
-    this.layout = layout;
+    this.placement = placement;
+    this.layout = typeof placement === 'string' ? placement : null;
+    this.axis = typeof placement === 'string' ? null : placement.axis;
     this.eps = checkEps(options.eps ?? 1e-5);
     this.momentum = checkMomentum(options.momentum === undefined ? 0.1 : options.momentum);
     this.affine = checkBoolean('affine', options.affine ?? true) as Affine;
@@ -148,7 +161,8 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
 
   /** Features in and out, as a layer of a Sequential sees them: [batch, numFeatures] rows, in layout NC only. */
   get features(): { in: number; out: number } | null {
-    return this.layout === 'NC' ? { in: this.numFeatures, out: this.numFeatures } : null;
+    const rows = this.layout === 'NC' || this.axis === 1 || this.axis === -1;
+    return rows ? { in: this.numFeatures, out: this.numFeatures } : null;
   }
 
   /** Batch statistics need more than one value per feature. */
@@ -171,7 +185,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   }
 
   private checkInput(shape: unknown): { view: CanonicalView; shape: number[]; mode: StatisticsMode } {
-    const view = checkShape(shape, this.layout, this.numFeatures, this.device.limits);
+    const view = checkShape(shape, this.placement, this.numFeatures, this.device.limits);
     const mode = this.statisticsMode();
     if (mode !== 'running') checkBatchStatistics(shape as number[], view);
     return { view, shape: [...(shape as number[])], mode };

@@ -2,5 +2,5 @@
 export { BatchNorm, type AffineOnly, type BatchNormOptions, type BatchNormState, type Gradients } from './batch-norm.js';
 export { TORCH_NAMES, type TorchBatchNormState } from './torch-names.js';
 export { reference, ReferenceBatchNorm, type ReferenceState, type ReferenceGradients } from './reference.js';
-export { type Layout, type CanonicalView, LAYOUTS, FEATURE_AXIS, canonicalView } from './layout.js';
+export { type Layout, type CanonicalView, type FeaturePlacement, LAYOUTS, FEATURE_AXIS, canonicalView } from './layout.js';
 export { type Tuning, CPU_TUNING, GPU_TUNING } from './partition.js';

@@ -1,9 +1,11 @@
 // Float64 CPU reference of batch normalization with PyTorch's semantics. Plain
 // loops, two-pass statistics: the oracle every GPU result is checked against.
-import { canonicalView, type Layout } from './layout.js';
+import { canonicalView, type FeaturePlacement, type Layout } from './layout.js';
 
 export interface ReferenceOptions {
-  layout: Layout;
+  /** The layout, or `axis`: the feature axis of any rank (negative from the end), as BatchNorm takes them. */
+  layout?: Layout;
+  axis?: number;
   eps?: number;
   momentum?: number | null;
   trackRunningStats?: boolean;
@@ -47,7 +49,14 @@ export function initialState(numFeatures: number): ReferenceState {
 }
 
 /** Calls visit(c, index) for every element of feature c. */
-function eachElement(layout: Layout, shape: readonly number[], c: number, visit: (index: number) => void) {
+/** The placement the options give: the layout, else the axis. */
+function placementOf(options: { layout?: Layout; axis?: number }): FeaturePlacement {
+  if (options.layout !== undefined) return options.layout;
+  if (options.axis !== undefined) return { axis: options.axis };
+  throw new Error('the reference needs a layout or an axis');
+}
+
+function eachElement(layout: FeaturePlacement, shape: readonly number[], c: number, visit: (index: number) => void) {
   const { outer, features, inner } = canonicalView(layout, shape);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) visit((o * features + c) * inner + i);
@@ -62,7 +71,8 @@ export function forward(
   state: ReferenceState,
   options: ReferenceOptions,
 ): ReferenceForward {
-  const { layout, eps = 1e-5, momentum = 0.1, trackRunningStats = true, unbiasedRunningVar = true, training = true } = options;
+  const layout = placementOf(options);
+  const { eps = 1e-5, momentum = 0.1, trackRunningStats = true, unbiasedRunningVar = true, training = true } = options;
   const { features, count: m, size } = canonicalView(layout, shape);
   const batchStatistics = training || !trackRunningStats;
   if (batchStatistics && m < 2) {
@@ -116,7 +126,7 @@ export function backward(
   x: ArrayLike<number>,
   dy: ArrayLike<number>,
   shape: readonly number[],
-  layout: Layout,
+  layout: FeaturePlacement,
   gamma: ArrayLike<number>,
   saved: ReferenceSaved,
 ): ReferenceGradients {
@@ -163,7 +173,7 @@ export class ReferenceBatchNorm {
 
   backward(dy: ArrayLike<number>): ReferenceGradients {
     if (!this.last) throw new Error('backward() called before any forward()');
-    return backward(this.last.x, dy, this.last.shape, this.options.layout, this.state.gamma, this.last.saved);
+    return backward(this.last.x, dy, this.last.shape, placementOf(this.options), this.state.gamma, this.last.saved);
   }
 }
 

@@ -2,11 +2,19 @@
 // package they throw a BatchNormError naming the value, before any GPU work.
 import { checkFloats, checkTensorBytes, type BufferLimits } from '../gpu/checks.js';
 import { fail, show } from '../gpu/errors.js';
-import { canonicalView, FEATURE_AXIS, LAYOUTS, RANK, type CanonicalView, type Layout } from './layout.js';
+import { canonicalView, featureAxis, LAYOUTS, RANK, type CanonicalView, type FeaturePlacement, type Layout } from './layout.js';
 
 export function checkLayout(v: unknown): Layout {
   if (!LAYOUTS.includes(v as Layout)) fail(`layout must be one of ${LAYOUTS.join(', ')}, got ${show(v)}`);
   return v as Layout;
+}
+
+/** A layout, or a feature axis (an integer, negative from the end); exactly one of them. */
+export function checkPlacement(layout: unknown, axis: unknown): FeaturePlacement {
+  if (layout !== undefined && axis !== undefined) fail(`give layout or axis, not both (got layout ${show(layout)} and axis ${show(axis)})`);
+  if (axis === undefined) return checkLayout(layout);
+  if (typeof axis !== 'number' || !Number.isInteger(axis)) fail(`axis must be an integer (negative counts from the end), got ${show(axis)}`);
+  return { axis: axis as number };
 }
 
 export function checkEps(v: unknown): number {
@@ -20,23 +28,34 @@ export function checkMomentum(v: unknown): number | null {
   return v as number;
 }
 
-/** Checks a shape against the layout, numFeatures and the device's limits; returns its canonical view. */
-export function checkShape(shape: unknown, layout: Layout, numFeatures: number, limits: BufferLimits): CanonicalView {
-  if (!Array.isArray(shape)) fail(`shape must be an array of ${RANK[layout]} dimensions for layout ${layout}, got ${show(shape)}`);
-  const dims = shape as unknown[];
-  if (dims.length !== RANK[layout]) {
-    fail(`shape ${show(dims)} has rank ${dims.length}, but layout ${layout} needs rank ${RANK[layout]}`);
+/** Ranks a placement serves: a layout's own, or every rank from 2 that has the axis. */
+function checkRank(dims: unknown[], where: FeaturePlacement): void {
+  const rank = dims.length;
+  if (typeof where === 'string') {
+    if (rank !== RANK[where]) fail(`shape ${show(dims)} has rank ${rank}, but layout ${where} needs rank ${RANK[where]}`);
+    return;
   }
+  const least = Math.max(2, where.axis < 0 ? -where.axis : where.axis + 1);
+  if (rank < least) fail(`shape ${show(dims)} has rank ${rank}, but axis ${where.axis} needs rank ${least} or more`);
+}
+
+/** Checks a shape against the placement, numFeatures and the device's limits; returns its canonical view. */
+export function checkShape(shape: unknown, where: FeaturePlacement, numFeatures: number, limits: BufferLimits): CanonicalView {
+  const what = typeof where === 'string' ? `${RANK[where]} dimensions for layout ${where}` : `dimensions with feature axis ${where.axis}`;
+  if (!Array.isArray(shape)) fail(`shape must be an array of ${what}, got ${show(shape)}`);
+  const dims = shape as unknown[];
+  checkRank(dims, where);
   dims.forEach((d, i) => {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 1) {
       fail(`shape ${show(dims)}: dimension ${i} must be a positive integer, got ${show(d)}`);
     }
   });
-  const c = dims[FEATURE_AXIS[layout]];
+  const axis = featureAxis(where, dims.length);
+  const c = dims[axis];
   if (c !== numFeatures) {
-    fail(`shape ${show(dims)} has ${show(c)} features (dimension ${FEATURE_AXIS[layout]} of ${layout}), but numFeatures is ${numFeatures}`);
+    fail(`shape ${show(dims)} has ${show(c)} features (dimension ${axis}${typeof where === 'string' ? ` of ${where}` : ''}), but numFeatures is ${numFeatures}`);
   }
-  const view = canonicalView(layout, dims as number[]);
+  const view = canonicalView(where, dims as number[]);
   checkTensorBytes(`shape ${show(dims)}`, view.size, limits);
   return view;
 }

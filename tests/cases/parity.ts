@@ -1,6 +1,6 @@
 // GPU results against the float64 reference on the same f32 inputs.
 // Tolerances (relative L2): y and running statistics 1e-5; dx, dgamma, dbeta 1e-4.
-import { BatchNorm, ReferenceBatchNorm, type Layout } from '../../src/index.js';
+import { BatchNorm, ReferenceBatchNorm, type FeaturePlacement, type Layout } from '../../src/index.js';
 import type { BatchNormOptions } from '../../src/index.js';
 import { check, expectClose } from '../../support/compare.js';
 import { GRAD_TOL, STATS_TOL, Y_TOL } from '../../support/tolerances.js';
@@ -8,13 +8,16 @@ import { activations, elements, featuresOf, normal } from '../../support/data.js
 import { using, type Case } from './case.js';
 
 
-type Options = Omit<BatchNormOptions, 'numFeatures' | 'layout'>;
+type Options = Omit<BatchNormOptions, 'numFeatures' | 'layout' | 'axis'>;
+
+/** The options that say where the features are: a layout, or an axis. */
+const placed = (where: FeaturePlacement) => (typeof where === 'string' ? { layout: where } : { axis: where.axis });
 
 /** A GPU BatchNorm and its float64 twin, with the same random gamma and beta when affine. */
-export function pair(device: GPUDevice, layout: Layout, shape: number[], options: Options = {}, seed = 1) {
-  const numFeatures = featuresOf(layout, shape);
-  const bn = new BatchNorm(device, { numFeatures, layout, ...options });
-  const ref = new ReferenceBatchNorm({ numFeatures, layout, ...options });
+export function pair(device: GPUDevice, where: FeaturePlacement, shape: number[], options: Options = {}, seed = 1) {
+  const numFeatures = featuresOf(where, shape);
+  const bn = new BatchNorm(device, { numFeatures, ...placed(where), ...options });
+  const ref = new ReferenceBatchNorm({ numFeatures, ...placed(where), ...options });
   if (options.affine !== false) {
     const gamma = normal(numFeatures, seed + 7, 1, 0.5);
     const beta = normal(numFeatures, seed + 8, 0, 2);
@@ -26,7 +29,7 @@ export function pair(device: GPUDevice, layout: Layout, shape: number[], options
 }
 
 /** dx when m = 2 is a pure cancellation (exactly 0 with eps = 0): judge it on the scale of its terms, |dy| * max|gamma * invstd|. */
-function dxScale(dy: Float32Array, ref: ReferenceBatchNorm, layout: Layout, shape: number[], eps = 1e-5) {
+function dxScale(dy: Float32Array, ref: ReferenceBatchNorm, layout: FeaturePlacement, shape: number[], eps = 1e-5) {
   if (elements(shape) / featuresOf(layout, shape) > 2) return undefined;
   const gammaMax = ref.state.gamma.reduce((a, g) => Math.max(a, Math.abs(g)), 0);
   return Math.hypot(...dy) * (gammaMax / Math.sqrt(eps));
@@ -64,10 +67,24 @@ export const SHAPES: [Layout, number[]][] = [
   ['NHWC', [2, 4, 4, 1024]],
   ['NHWC', [1, 1, 2, 6]], // m = 2
   ['NHWC', [16, 32, 32, 256]], // 4.2e6 elements
+  ['NCDHW', [2, 3, 4, 5, 6]],
+  ['NCDHW', [3, 5, 2, 3, 7]], // inner 42: scalar planes
+  ['NDHWC', [2, 3, 4, 5, 6]],
+  ['NDHWC', [1, 2, 3, 1, 4]],
 ];
 
-const shapeCases: Case[] = SHAPES.map(([layout, shape]) => ({
-  name: `${layout} [${shape}]: training forward, running statistics, backward; eval forward and backward`,
+/** Rank 2 to 5 with the feature axis at every position, as `axis`: counted from the front and from the end in turn. */
+const AXIS_SHAPES: [FeaturePlacement, number[]][] = [2, 3, 4, 5].flatMap((rank) =>
+  Array.from({ length: rank }, (_, p): [FeaturePlacement, number[]] => {
+    const shape = [6, 5, 4, 3, 7].slice(0, rank).map((d, i) => (i === p ? 3 + p : d));
+    return [{ axis: p % 2 === 0 ? p : p - rank }, shape];
+  }),
+);
+
+const placementName = (where: FeaturePlacement) => (typeof where === 'string' ? where : `axis ${where.axis}`);
+
+const shapeCases: Case[] = [...SHAPES, ...AXIS_SHAPES].map(([layout, shape]) => ({
+  name: `${placementName(layout)} [${shape}]: training forward, running statistics, backward; eval forward and backward`,
   run: async (device) => {
     const { bn, ref } = pair(device, layout, shape, {}, shape.length);
     await using(bn, async () => {

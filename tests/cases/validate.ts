@@ -14,7 +14,7 @@ const constructorErrors: [string, Options, RegExp][] = [
   ['numFeatures -3', { numFeatures: -3, layout: 'NC' }, /numFeatures must be a positive integer, got -3/],
   ['numFeatures 2.5', { numFeatures: 2.5, layout: 'NC' }, /numFeatures must be a positive integer, got 2\.5/],
   ['numFeatures "4"', { numFeatures: '4' as unknown as number, layout: 'NC' }, /numFeatures must be a positive integer, got "4"/],
-  ['layout "NHW"', { numFeatures: 4, layout: 'NHW' as 'NC' }, /layout must be one of NC, NCL, NCHW, NHWC, got "NHW"/],
+  ['layout "NHW"', { numFeatures: 4, layout: 'NHW' as 'NC' }, /layout must be one of NC, NCL, NCHW, NHWC, NCDHW, NDHWC, got "NHW"/],
   ['eps -1e-5', { numFeatures: 4, layout: 'NC', eps: -1e-5 }, /eps must be a finite number >= 0, got -0\.00001/],
   ['eps NaN', { numFeatures: 4, layout: 'NC', eps: NaN }, /eps must be a finite number >= 0, got NaN/],
   ['eps Infinity', { numFeatures: 4, layout: 'NC', eps: Infinity }, /eps must be a finite number >= 0, got Infinity/],
@@ -25,9 +25,12 @@ const constructorErrors: [string, Options, RegExp][] = [
   ['unbiasedRunningVar 1', { numFeatures: 4, layout: 'NC', unbiasedRunningVar: 1 as unknown as boolean }, /unbiasedRunningVar must be a boolean, got 1/],
   ['tuning.workgroupSize 48', { numFeatures: 4, layout: 'NC', tuning: { workgroupSize: 48 } }, /tuning\.workgroupSize must be a power of 2 from 1 to 256, got 48/],
   ['tuning.workgroupSize 512', { numFeatures: 4, layout: 'NC', tuning: { workgroupSize: 512 } }, /tuning\.workgroupSize must be a power of 2 from 1 to 256, got 512/],
-  ['a misspelt option momentun', { numFeatures: 4, layout: 'NC', momentun: 0.2 } as Options, /BatchNorm: unknown option momentun; the options are numFeatures, layout, eps, momentum/],
+  ['a misspelt option momentun', { numFeatures: 4, layout: 'NC', momentun: 0.2 } as Options, /BatchNorm: unknown option momentun; the options are numFeatures, layout, axis, eps, momentum/],
   ["PyTorch's option name num_features", { num_features: 4, layout: 'NC' } as unknown as Options, /unknown option num_features \(did you mean numFeatures\?\)/],
   ['a misspelt tuning option', { numFeatures: 4, layout: 'NC', tuning: { workgroupSzie: 32 } } as unknown as Options, /BatchNorm tuning: unknown option workgroupSzie/],
+  ['both layout and axis', { numFeatures: 4, layout: 'NC', axis: -1 }, /give layout or axis, not both \(got layout "NC" and axis -1\)/],
+  ['axis 1.5', { numFeatures: 4, axis: 1.5 }, /axis must be an integer \(negative counts from the end\), got 1\.5/],
+  ['neither layout nor axis', { numFeatures: 4 }, /layout must be one of NC, NCL, NCHW, NHWC, NCDHW, NDHWC, got undefined/],
   ['options that are not an object', 'NC' as unknown as Options, /BatchNorm: options must be an object with numFeatures and layout, got "NC"/],
 ];
 
@@ -98,6 +101,14 @@ const SHAPE = [2, 3, 4, 5];
 const callCases: Case[] = [
   rejects('forward with rank 3 for NCHW', /shape \[2, 3, 20\] has rank 3, but layout NCHW needs rank 4/, {
     call: (bn, s) => bn.forward(s.buffer(480), [2, 3, 20]),
+  }),
+  rejects('forward with rank 2 for axis -3', /shape \[6, 3\] has rank 2, but axis -3 needs rank 3 or more/, {
+    options: { layout: undefined, axis: -3 },
+    call: (bn, s) => bn.forward(s.buffer(72), [6, 3]),
+  }),
+  rejects('forward with 5 features on axis -3 for numFeatures 3', /shape \[2, 5, 4, 5\] has 5 features \(dimension 1\), but numFeatures is 3/, {
+    options: { layout: undefined, axis: -3 },
+    call: (bn, s) => bn.forward(s.buffer(800), [2, 5, 4, 5]),
   }),
   rejects('forward with 4 features for numFeatures 3', /shape \[2, 4, 4, 5\] has 4 features \(dimension 1 of NCHW\), but numFeatures is 3/, {
     call: (bn, s) => bn.forward(s.buffer(640), [2, 4, 4, 5]),
