@@ -7,4 +7,5 @@ const source = (file: string) => fileURLToPath(new URL(`../src/${file}`, import.
 export const packageAliases = [
   { find: /^webgpu-batchnorm$/, replacement: source('index.ts') },
   { find: /^webgpu-batchnorm\/node$/, replacement: source('node.ts') },
+  { find: /^webgpu-batchnorm\/tfjs$/, replacement: source('tfjs.ts') },
 ];
