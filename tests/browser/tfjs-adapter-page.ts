@@ -1,0 +1,472 @@
+// Page module of tests/tfjs-adapter-chrome.test.ts: TF.js 4.22 (tfjs-core, tfjs-layers,
+// tfjs-backend-webgpu and -cpu) in the page, training tiny models with TF.js's own
+// BatchNormalization ("stock") and with useWebGPUBatchNorm ("ours") from identical
+// initial weights, and comparing weights, moving statistics and predictions.
+// Each exported function is one test; they throw on failure.
+import type * as Tf from '@tensorflow/tfjs-core';
+import type * as Tfl from '@tensorflow/tfjs-layers';
+import { useWebGPUBatchNorm, type WebGPUBatchNormHandle } from 'webgpu-batchnorm/tfjs';
+import { check, expectClose } from '../../support/compare.js';
+import { normal } from '../../support/data.js';
+
+/** Relative L2 tolerance between stock TF.js and ours after a few training steps. */
+const TOL = 1e-4;
+
+/** The packages the page imports, for the harness to pre-bundle. */
+export const TFJS_ADAPTER_PACKAGES = [
+  '@tensorflow/tfjs-core',
+  '@tensorflow/tfjs-core/dist/register_all_gradients',
+  '@tensorflow/tfjs-backend-webgpu',
+  '@tensorflow/tfjs-backend-cpu',
+  '@tensorflow/tfjs-layers',
+];
+
+let tf: typeof Tf;
+let tfl: typeof Tfl;
+
+async function load(): Promise<void> {
+  if (tf) return;
+  tf = await import('@tensorflow/tfjs-core');
+  await import('@tensorflow/tfjs-core/dist/register_all_gradients');
+  await import('@tensorflow/tfjs-backend-cpu');
+  await import('@tensorflow/tfjs-backend-webgpu');
+  tfl = await import('@tensorflow/tfjs-layers');
+  check(await tf.setBackend('webgpu'), 'TF.js could not start its webgpu backend');
+}
+
+async function webgpu(): Promise<void> {
+  await load();
+  if (tf.getBackend() !== 'webgpu') check(await tf.setBackend('webgpu'), 'setBackend(webgpu)');
+}
+
+const modules = () => ({ core: tf, layers: tfl });
+
+/** Seeded weights by role: moving variance positive, gamma near 1, the rest small. */
+function seededWeights(model: Tfl.LayersModel, seed: number): Float32Array[] {
+  return model.weights.map((w, i) => {
+    const size = w.shape.reduce((a, b) => a! * b!, 1)!;
+    const n = normal(size, seed + 17 * i);
+    if (w.name.includes('moving_variance')) return n.map((v) => 0.5 + v * v);
+    if (w.name.includes('moving_mean')) return n.map((v) => 0.3 * v);
+    if (w.name.includes('gamma')) return n.map((v) => 1 + 0.2 * v);
+    return n.map((v) => 0.4 * v);
+  });
+}
+
+function setWeights(model: Tfl.LayersModel, values: Float32Array[]): void {
+  const tensors = model.weights.map((w, i) => tf.tensor(values[i], w.shape as number[]));
+  model.setWeights(tensors);
+  tf.dispose(tensors);
+}
+
+interface Run {
+  names: string[];
+  weights: Float32Array[];
+  predictions: Float32Array;
+  losses: number[];
+}
+
+async function snapshot(model: Tfl.LayersModel, x: Tf.Tensor, losses: number[]): Promise<Run> {
+  const weights = await Promise.all(model.getWeights().map((w) => w.data() as Promise<Float32Array>));
+  const p = model.predict(x) as Tf.Tensor;
+  const predictions = (await p.data()) as Float32Array;
+  p.dispose();
+  return { names: model.weights.map((w) => w.originalName), weights, predictions, losses };
+}
+
+function compareRuns(label: string, ours: Run, stock: Run, tol = TOL): void {
+  check(ours.weights.length === stock.weights.length, `${label}: ${ours.weights.length} weights, stock ${stock.weights.length}`);
+  ours.weights.forEach((w, i) => expectClose(`${label}: ${stock.names[i]}`, w, stock.weights[i], tol));
+  expectClose(`${label}: predictions`, ours.predictions, stock.predictions, tol);
+  for (const v of [...ours.weights.flatMap((w) => [...w]), ...ours.predictions]) check(Number.isFinite(v), `${label}: non-finite value`);
+}
+
+type Train = (model: Tfl.LayersModel, x: Tf.Tensor, y: Tf.Tensor) => Promise<number[]>;
+
+/** fit with SGD, one batch per epoch. */
+const fitSgd = (steps: number, loss = 'meanSquaredError', lr = 0.1): Train => async (model, x, y) => {
+  model.compile({ optimizer: tf.train.sgd(lr), loss });
+  const h = await model.fit(x, y, { epochs: steps, batchSize: x.shape[0], shuffle: false, verbose: 0 });
+  return h.history.loss as number[];
+};
+
+/** optimizer.minimize with Adam over the model's trainable weights, through model.apply({ training: true }). */
+const minimizeAdam = (steps: number, lr = 0.01): Train => async (model, x, y) => {
+  const opt = tf.train.adam(lr);
+  const vars = model.trainableWeights.map((w) => w.read() as Tf.Variable);
+  const losses: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const loss = opt.minimize(() => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as Tf.Tensor) as Tf.Scalar, true, vars)!;
+    losses.push((await loss.data())[0]);
+    loss.dispose();
+  }
+  opt.dispose();
+  return losses;
+};
+
+/** Builds the model, sets seeded weights, trains; with `ours`, under useWebGPUBatchNorm. */
+async function train(build: () => Tfl.LayersModel, x: Tf.Tensor, y: Tf.Tensor, seed: number, fit: Train, ours: boolean): Promise<Run & { handle?: WebGPUBatchNormHandle }> {
+  const handle = ours ? useWebGPUBatchNorm(modules()) : undefined;
+  try {
+    const model = build();
+    setWeights(model, seededWeights(model, seed));
+    const losses = await fit(model, x, y);
+    const run = await snapshot(model, x, losses);
+    model.dispose();
+    if (handle) {
+      check(handle.stats.forward > 0 && handle.stats.backward > 0, `our kernels did not run: ${JSON.stringify(handle.stats)}`);
+      check(handle.stats.fallback === 0, `fallbacks: ${JSON.stringify(handle.stats)}`);
+    }
+    return { ...run, handle };
+  } finally {
+    handle?.restore();
+  }
+}
+
+async function stockVsOurs(label: string, build: () => Tfl.LayersModel, x: Tf.Tensor, y: Tf.Tensor, fit: Train, seed = 1) {
+  const stock = await train(build, x, y, seed, fit, false);
+  const ours = await train(build, x, y, seed, fit, true);
+  compareRuns(label, ours, stock);
+  return { stock, ours };
+}
+
+/**
+ * dense → BN → relu → dense. `firstBias: false` for Adam: the gradient of a bias
+ * just before batch norm is zero up to rounding noise, which Adam divides by its own
+ * size, so that bias would follow the noise in both implementations.
+ */
+function mlp(bn: Parameters<typeof Tfl.layers.batchNormalization>[0] = {}, firstBias = true) {
+  return () =>
+    tfl.sequential({
+      layers: [
+        tfl.layers.dense({ units: 6, inputShape: [5], useBias: firstBias }),
+        tfl.layers.batchNormalization({ momentum: 0.9, ...bn }),
+        tfl.layers.activation({ activation: 'relu' }),
+        tfl.layers.dense({ units: 3 }),
+      ],
+    });
+}
+
+function mlpData(seed: number, n = 8) {
+  return { x: tf.tensor(normal(n * 5, seed, 1, 2), [n, 5]), y: tf.tensor(normal(n * 3, seed + 1), [n, 3]) };
+}
+
+export async function mlpSgdFit(): Promise<string> {
+  await webgpu();
+  const { x, y } = mlpData(10);
+  const { stock, ours } = await stockVsOurs('MLP, SGD fit', mlp(), x, y, fitSgd(6));
+  tf.dispose([x, y]);
+  return `loss ${stock.losses[0].toFixed(4)} → ${stock.losses.at(-1)!.toFixed(4)} (ours ${ours.losses.at(-1)!.toFixed(4)})`;
+}
+
+export async function mlpAdamMinimize(): Promise<string> {
+  await webgpu();
+  const { x, y } = mlpData(20);
+  const { stock, ours } = await stockVsOurs('MLP, Adam minimize', mlp({ epsilon: 1e-3, momentum: 0.8 }, false), x, y, minimizeAdam(6));
+  tf.dispose([x, y]);
+  return `loss ${stock.losses[0].toFixed(4)} → ${stock.losses.at(-1)!.toFixed(4)} (ours ${ours.losses.at(-1)!.toFixed(4)})`;
+}
+
+export async function cnnSgdFit(): Promise<string> {
+  await webgpu();
+  const n = 4;
+  const x = tf.tensor(normal(n * 6 * 6 * 2, 30), [n, 6, 6, 2]);
+  const labels = tf.oneHot(tf.tensor1d([0, 1, 2, 1], 'int32'), 3);
+  const build = () =>
+    tfl.sequential({
+      layers: [
+        tfl.layers.conv2d({ filters: 3, kernelSize: 3, inputShape: [6, 6, 2], dataFormat: 'channelsLast' }),
+        tfl.layers.batchNormalization({ axis: -1 }),
+        tfl.layers.activation({ activation: 'relu' }),
+        tfl.layers.flatten(),
+        tfl.layers.dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
+  const { stock } = await stockVsOurs('CNN, SGD fit', build, x, labels, fitSgd(4, 'categoricalCrossentropy'));
+  tf.dispose([x, labels]);
+  return `loss ${stock.losses[0].toFixed(4)} → ${stock.losses.at(-1)!.toFixed(4)}`;
+}
+
+/**
+ * BN on axis 1 of [N, C, L]: stock TF.js's gradient fails there, so ours is compared
+ * with the same network written channels last for stock (permute → BN(axis −1) →
+ * permute back), which is the same function with the same weights.
+ */
+export async function axis1Ncl(): Promise<string> {
+  await webgpu();
+  const n = 4, c = 3, l = 5;
+  const x = tf.tensor(normal(n * c * l, 40, 0.5, 1.5), [n, c, l]);
+  const y = tf.tensor(normal(n * 2, 41), [n, 2]);
+  const head = () => [tfl.layers.flatten(), tfl.layers.dense({ units: 2 })];
+  const ours = () => tfl.sequential({ layers: [tfl.layers.batchNormalization({ axis: 1, inputShape: [c, l], momentum: 0.9 }), ...head()] });
+  const stock = () =>
+    tfl.sequential({
+      layers: [
+        tfl.layers.permute({ dims: [2, 1], inputShape: [c, l] }),
+        tfl.layers.batchNormalization({ axis: -1, momentum: 0.9 }),
+        tfl.layers.permute({ dims: [2, 1] }),
+        ...head(),
+      ],
+    });
+  for (const fit of [fitSgd(5), minimizeAdam(5)]) {
+    const s = await train(stock, x, y, 3, fit, false);
+    const o = await train(ours, x, y, 3, fit, true);
+    compareRuns('axis 1 [N, C, L]', o, s);
+  }
+  // And stock's own failure on axis 1, which is why the comparison goes through permute.
+  let stockError = 'none';
+  const model = ours();
+  try {
+    await fitSgd(1)(model, x, y);
+  } catch (e) {
+    stockError = (e as Error).message.slice(0, 80);
+  }
+  model.dispose();
+  tf.dispose([x, y]);
+  return `stock TF.js on axis 1 in training: ${stockError}`;
+}
+
+/**
+ * center: false / scale: false (stock TF.js crashes in training, tfjs#2868): ours
+ * against the same network written with tfjs-core ops (tf.moments + tf.batchNorm
+ * with the missing weight left out, moving averages updated by hand).
+ */
+export async function centerScaleFalse(): Promise<string> {
+  await webgpu();
+  const out: string[] = [];
+  for (const [center, scale] of [[false, false], [false, true], [true, false]] as const) {
+    const { x, y } = mlpData(50);
+    const momentum = 0.9, epsilon = 1e-3, lr = 0.1, steps = 5;
+    const build = mlp({ center, scale, momentum, epsilon });
+    // Ours, through the layers.
+    const handle = useWebGPUBatchNorm(modules());
+    const model = build();
+    const init = seededWeights(model, 5);
+    const shapes = model.weights.map((w) => w.shape as number[]);
+    setWeights(model, init);
+    await fitSgd(steps, 'meanSquaredError', lr)(model, x, y);
+    const ours = await snapshot(model, x, []);
+    model.dispose();
+    check(handle.stats.forward > 0 && handle.stats.fallback === 0, `center ${center} scale ${scale}: ${JSON.stringify(handle.stats)}`);
+    handle.restore();
+
+    // Reference: the same function in tfjs-core ops, on variables in the model's weight order.
+    const names = ours.names;
+    const vars = init.map((v, i) => tf.variable(tf.tensor(v, shapes[i]), !names[i].includes('moving')));
+    const find = (part: string, nth = 0) => vars[names.map((n, j) => (n.includes(part) ? j : -1)).filter((j) => j >= 0)[nth]];
+    const [k1, k2, b1, b2] = [find('kernel'), find('kernel', 1), find('bias'), find('bias', 1)];
+    // tf.batchNorm's gradient fails without scale or offset: constants 1 and 0 stand in.
+    const gamma = scale ? find('gamma') : tf.ones([6]);
+    const beta = center ? find('beta') : tf.zeros([6]);
+    const mm = find('moving_mean'), mv = find('moving_variance');
+    const opt = tf.train.sgd(lr);
+    const trainables = vars.filter((v) => v.trainable);
+    for (let i = 0; i < steps; i++) {
+      const cost = opt.minimize(() => {
+        const h = tf.add(tf.matMul(x, k1), b1);
+        const { mean, variance } = tf.moments(h, [0]);
+        const hn = tf.batchNorm(h, mean, variance, beta, gamma, epsilon);
+        tf.tidy(() => {
+          mm.assign(tf.sub(mm, tf.mul(tf.sub(mm, mean), 1 - momentum)));
+          mv.assign(tf.sub(mv, tf.mul(tf.sub(mv, variance), 1 - momentum)));
+        });
+        return tf.losses.meanSquaredError(y, tf.add(tf.matMul(tf.relu(hn), k2), b2)) as Tf.Scalar;
+      }, false, trainables);
+      cost?.dispose();
+    }
+    const weights = await Promise.all(vars.map((v) => v.data() as Promise<Float32Array>));
+    const p = tf.tidy(() => tf.add(tf.matMul(tf.relu(tf.batchNorm(tf.add(tf.matMul(x, k1), b1), mm, mv, beta, gamma, epsilon)), k2), b2));
+    const reference: Run = { names, weights, predictions: (await p.data()) as Float32Array, losses: [] };
+    compareRuns(`center ${center}, scale ${scale}`, ours, reference);
+    tf.dispose([p, x, y, gamma, beta, ...vars]);
+    opt.dispose();
+    out.push(`center ${center} scale ${scale} ok`);
+  }
+  return out.join('; ');
+}
+
+/** trainable: false on the BN layer: the other layers train, gamma and beta stay, the moving statistics still update (as in stock TF.js). */
+export async function trainableFalse(): Promise<string> {
+  await webgpu();
+  const { x, y } = mlpData(60);
+  const build = () => {
+    const m = mlp()();
+    m.layers[1].trainable = false;
+    return m;
+  };
+  const { stock, ours } = await stockVsOurs('trainable: false', build, x, y, fitSgd(5));
+  const gi = ours.names.findIndex((n) => n.includes('gamma'));
+  check(gi >= 0, 'no gamma');
+  tf.dispose([x, y]);
+  return `${stock.names.length} weights match; ${ours.names.join(', ')}`;
+}
+
+/** restore() gives the stock path back; a second call while active returns the same handle. */
+export async function restoreAndTwice(): Promise<string> {
+  await webgpu();
+  const proto = Object.getPrototypeOf(tfl.layers.batchNormalization({}));
+  const stockCall = proto.call;
+  const a = useWebGPUBatchNorm(modules());
+  const b = useWebGPUBatchNorm({ core: tf, layers: tfl });
+  check(a === b, 'a second call while active should return the same handle');
+  check(proto.call !== stockCall, 'call not replaced');
+  const model = mlp()();
+  const { x } = mlpData(70);
+  tf.tidy(() => model.apply(x, { training: true }) as Tf.Tensor);
+  check(a.stats.forward === 1, `forward count ${a.stats.forward}`);
+  check(a.kernels === 1, `kernels ${a.kernels}`);
+  a.restore();
+  a.restore();
+  check(!a.active && proto.call === stockCall, 'restore() did not put the stock call back');
+  tf.tidy(() => model.apply(x, { training: true }) as Tf.Tensor);
+  check(a.stats.forward === 1, 'our kernels ran after restore()');
+  const c = useWebGPUBatchNorm(modules());
+  check(c !== a && c.active, 'a call after restore() should install again');
+  c.restore();
+  model.dispose();
+  x.dispose();
+  return 'ok';
+}
+
+/** On the cpu backend nothing changes: the stock layer runs, and the model trains. */
+export async function cpuBackend(): Promise<string> {
+  await load();
+  check(await tf.setBackend('cpu'), 'setBackend(cpu)');
+  try {
+    const handle = useWebGPUBatchNorm(modules());
+    const { x, y } = mlpData(80);
+    const model = mlp()();
+    const losses = await fitSgd(5)(model, x, y);
+    check(handle.stats.forward === 0 && handle.stats.fallback === 0, `cpu: ${JSON.stringify(handle.stats)}`);
+    check(losses.every(Number.isFinite) && losses.at(-1)! < losses[0], `cpu losses ${losses}`);
+    model.dispose();
+    tf.dispose([x, y]);
+    handle.restore();
+    return `cpu losses ${losses[0].toFixed(4)} → ${losses.at(-1)!.toFixed(4)}`;
+  } finally {
+    await tf.setBackend('webgpu');
+  }
+}
+
+/**
+ * 20 Adam steps: tf.memory().numTensors steady; no buffer of ours created after the
+ * first step, and no more GPUBuffers per step in all than stock TF.js creates (it
+ * makes a few itself each step, for values it uploads); one kernel for the layer.
+ */
+export async function steadyLoop(): Promise<string> {
+  await webgpu();
+  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+  const createBuffer = device.createBuffer;
+  let created = 0, labelled = 0;
+  device.createBuffer = function (this: GPUDevice, d: GPUBufferDescriptor) {
+    created++;
+    if (d.label) labelled++; // TF.js labels none of its buffers; ours all carry one
+    return createBuffer.call(this, d);
+  };
+  const loop = async (ours: boolean) => {
+    const handle = ours ? useWebGPUBatchNorm(modules()) : undefined;
+    try {
+      const { x, y } = mlpData(90);
+      const model = mlp({}, false)();
+      setWeights(model, seededWeights(model, 9));
+      const opt = tf.train.adam(0.01);
+      const vars = model.trainableWeights.map((w) => w.read() as Tf.Variable);
+      const counts: number[] = [], buffers: number[] = [], ourBuffers: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        tf.tidy(() => {
+          opt.minimize(() => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as Tf.Tensor) as Tf.Scalar, false, vars);
+        });
+        await device.queue.onSubmittedWorkDone();
+        counts.push(tf.memory().numTensors);
+        buffers.push(created);
+        ourBuffers.push(labelled);
+      }
+      if (handle) {
+        check(handle.kernels === 1, `kernels ${handle.kernels}`);
+        check(handle.stats.forward === 20 && handle.stats.backward === 20, JSON.stringify(handle.stats));
+      }
+      model.dispose();
+      opt.dispose();
+      tf.dispose([x, y]);
+      return { counts, perStep: buffers.slice(1).map((b, i) => b - buffers[i]), ourBuffers };
+    } finally {
+      handle?.restore();
+    }
+  };
+  try {
+    const stock = await loop(false);
+    const ours = await loop(true);
+    check(ours.counts.slice(2).every((n) => n === ours.counts[2]), `numTensors over the steps: ${ours.counts}`);
+    check(ours.counts[2] === stock.counts[2], `numTensors ${ours.counts[2]}, stock ${stock.counts[2]}`);
+    check(ours.ourBuffers.every((n) => n === ours.ourBuffers[0]), `our buffers created, cumulative per step: ${ours.ourBuffers}`);
+    const steady = (a: number[]) => a.slice(4);
+    check(Math.max(...steady(ours.perStep)) <= Math.max(...steady(stock.perStep)),
+      `GPUBuffers created per step: ours ${ours.perStep}, stock ${stock.perStep}`);
+    return `numTensors ${ours.counts[2]} (stock ${stock.counts[2]}); GPUBuffers per step ours ${steady(ours.perStep).join(',')}, stock ${steady(stock.perStep).join(',')}; ours at first step ${ours.ourBuffers[0]}, then none`;
+  } finally {
+    device.createBuffer = createBuffer;
+  }
+}
+
+/** A layer whose input's feature count does not fit throws TF.js's message naming the layer (through apply and through call). */
+export async function badInput(): Promise<string> {
+  await webgpu();
+  const handle = useWebGPUBatchNorm(modules());
+  try {
+    const layer = tfl.layers.batchNormalization({ name: 'bn_misfit' });
+    const good = tf.ones([3, 4]);
+    tf.tidy(() => layer.apply(good, { training: true }) as Tf.Tensor);
+    const bad = tf.ones([3, 5]);
+    const messages: string[] = [];
+    for (const run of [() => layer.apply(bad, { training: true }), () => layer.call(bad, { training: true })]) {
+      try {
+        tf.tidy(() => run() as Tf.Tensor);
+        messages.push('no error');
+      } catch (e) {
+        messages.push((e as Error).message);
+      }
+    }
+    for (const m of messages) check(/incompatible with layer bn_misfit/.test(m) && /5/.test(m), `message: ${m}`);
+    tf.dispose([good, bad]);
+    layer.dispose();
+    return messages.join(' | ');
+  } finally {
+    handle.restore();
+  }
+}
+
+/**
+ * The same layer applied twice on the same shape in one gradient: the first
+ * application's backward recomputes its forward (replay) and gradients match stock.
+ */
+export async function twiceInOneGradient(): Promise<string> {
+  await webgpu();
+  const run = async (ours: boolean) => {
+    const handle = ours ? useWebGPUBatchNorm(modules()) : undefined;
+    try {
+      const layer = tfl.layers.batchNormalization({ momentum: 0.5 });
+      const x1 = tf.tensor(normal(12, 100, 1, 2), [4, 3]);
+      const x2 = tf.tensor(normal(12, 101, -1, 0.5), [4, 3]);
+      const w = tf.tensor(normal(12, 102), [4, 3]);
+      tf.tidy(() => layer.apply(x1) as Tf.Tensor); // builds the weights
+      const vars = layer.trainableWeights.map((v) => v.read() as Tf.Variable);
+      const f = (a: Tf.Tensor, b: Tf.Tensor) =>
+        tf.sum(tf.mul(w, tf.add(tf.square(layer.apply(a, { training: true }) as Tf.Tensor), layer.apply(b, { training: true }) as Tf.Tensor))) as Tf.Scalar;
+      const [g1, g2] = tf.grads(f)([x1, x2]);
+      const { grads } = tf.variableGrads(() => f(x1, x2), vars);
+      const out = await Promise.all([g1, g2, ...vars.map((v) => grads[v.name]), ...layer.getWeights()].map((t) => t.data() as Promise<Float32Array>));
+      const replays = handle?.stats.replays ?? 0;
+      tf.dispose([x1, x2, w, g1, g2, ...Object.values(grads)]);
+      layer.dispose();
+      return { out, replays };
+    } finally {
+      handle?.restore();
+    }
+  };
+  const stock = await run(false);
+  const ours = await run(true);
+  const names = ['dx1', 'dx2', 'dgamma', 'dbeta', 'gamma', 'beta', 'moving mean', 'moving variance'];
+  ours.out.forEach((v, i) => expectClose(`twice: ${names[i]}`, v, stock.out[i], TOL));
+  check(ours.replays > 0, 'expected a replayed forward');
+  return `replays ${ours.replays}`;
+}

@@ -1,0 +1,39 @@
+// webgpu-batchnorm/tfjs in headless Chrome: TF.js 4.22's BatchNormalization layers on
+// our kernels (useWebGPUBatchNorm) against TF.js's own, training tiny models from
+// identical weights. One browser for the file; each test is one page function.
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { openPage, type PageSession } from '../support/browser/harness.js';
+import { TFJS_ADAPTER_PACKAGES } from './browser/tfjs-adapter-page.js';
+
+let session: PageSession | undefined;
+
+beforeAll(async () => {
+  session = await openPage({ module: 'tests/browser/tfjs-adapter-page.ts', dependencies: TFJS_ADAPTER_PACKAGES });
+  console.log(`TF.js adapter suite: ${session.adapter} in ${session.browserVersion}`);
+});
+
+afterAll(async () => {
+  await session?.close();
+});
+
+const TESTS: [string, string][] = [
+  ['MLP, BN on [N, C]: 6 SGD steps through model.fit match stock TF.js', 'mlpSgdFit'],
+  ['MLP: 6 Adam steps through optimizer.minimize match stock TF.js', 'mlpAdamMinimize'],
+  ['CNN: conv2d channels last → BN → relu → dense softmax, model.fit matches stock', 'cnnSgdFit'],
+  ['BN axis 1 on [N, C, L] matches stock on the permuted network (SGD fit, Adam minimize)', 'axis1Ncl'],
+  ['center: false / scale: false train, matching tfjs-core ops', 'centerScaleFalse'],
+  ['trainable: false matches stock', 'trainableFalse'],
+  ['restore() gives the stock path back; a second call returns the same handle', 'restoreAndTwice'],
+  ['cpu backend: nothing changes, the model trains', 'cpuBackend'],
+  ['20 steps: numTensors steady, no GPUBuffer created per step', 'steadyLoop'],
+  ['bad input: a feature count that does not fit names the layer', 'badInput'],
+  ['one layer twice in one gradient: replayed forward, gradients match stock', 'twiceInOneGradient'],
+];
+
+describe('TF.js adapter (webgpu-batchnorm/tfjs)', () => {
+  it.each(TESTS)('%s', async (_name, fn) => {
+    if (!session) throw new Error('the browser did not start (see beforeAll)');
+    const result = await session.call<string>(fn);
+    if (result) console.log(`${fn}: ${result}`);
+  });
+});
