@@ -10,10 +10,10 @@ export default defineConfig({
     minify: false,
     sourcemap: true,
     lib: {
-      entry: { index: 'src/index.ts', node: 'src/node.ts' },
+      entry: { index: 'src/index.ts', node: 'src/node.ts', tfjs: 'src/tfjs.ts' },
       formats: ['es'],
     },
-    rollupOptions: { external: ['webgpu', /^node:/] },
+    rollupOptions: { external: ['webgpu', /^node:/, /^@tensorflow\//] },
   },
   test: {
     include: ['tests/**/*.test.ts'],
