@@ -28,6 +28,7 @@ const TESTS: [string, string][] = [
   ['20 steps: numTensors steady, no GPUBuffer created per step', 'steadyLoop'],
   ['bad input: a feature count that does not fit names the layer', 'badInput'],
   ['one layer twice in one gradient: replayed forward, gradients match stock', 'twiceInOneGradient'],
+  ['installed before webgpu is the backend; a loaded model; a fallback reported; rank 5 on axis 1', 'loadedModelAndFallbacks'],
 ];
 
 describe('TF.js adapter (webgpu-batchnorm/tfjs)', () => {

@@ -100,6 +100,9 @@ export function planCall(layer: BatchNormLayerLike, inputs: unknown, kwargs: Rec
   if (axis < 0 || axis >= rank) return { ok: false, reason: `axis ${layer.axis} out of range for rank ${rank}` };
   if (!layer.movingMean || !layer.movingVariance) return { ok: false, reason: 'layer not built' };
   if ((layer.scale && !layer.gamma) || (layer.center && !layer.beta)) return { ok: false, reason: 'layer weights missing' };
+  const weights = [layer.movingMean, layer.movingVariance, layer.scale ? layer.gamma : null, layer.center ? layer.beta : null];
+  const odd = weights.find((w) => w && w.read().dtype !== 'float32');
+  if (odd) return { ok: false, reason: `weights of dtype ${odd.read().dtype}` };
   const c = layer.movingMean.read().size;
   if (x.shape[axis] !== c) {
     throw new AdapterError(`Input 0 is incompatible with layer ${layer.name}: expected axis ${axis} of input shape to have value ${c} but got shape ${x.shape}.`);

@@ -470,3 +470,63 @@ export async function twiceInOneGradient(): Promise<string> {
   check(ours.replays > 0, 'expected a replayed forward');
   return `replays ${ours.replays}`;
 }
+
+/**
+ * Installed while another backend is active (here cpu, as before setBackend('webgpu')):
+ * our kernels take over as soon as webgpu is the backend. A model saved and loaded
+ * back (tf.io memory handlers) uses them too, with stock's predictions. Training on
+ * one value per feature falls back to stock, reported through onFallback. Rank 5
+ * with axis 1, which stock cannot run in inference, runs on ours.
+ */
+export async function loadedModelAndFallbacks(): Promise<string> {
+  await load();
+  check(await tf.setBackend('cpu'), 'setBackend(cpu)');
+  const reasons: string[] = [];
+  const handle = useWebGPUBatchNorm(modules(), { onFallback: (name, reason) => reasons.push(`${name}: ${reason}`) });
+  try {
+    check(await tf.setBackend('webgpu'), 'setBackend(webgpu)');
+    const { x } = mlpData(110);
+    const model = mlp()();
+    setWeights(model, seededWeights(model, 11));
+    let saved: Tf.io.ModelArtifacts | undefined;
+    await model.save(tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }));
+    const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
+    const before = handle.stats.forward;
+    const ours = loaded.predict(x) as Tf.Tensor;
+    check(handle.stats.forward === before + 1, `the loaded model's layer did not run on our kernels: ${JSON.stringify(handle.stats)}`);
+    handle.restore();
+    const stock = model.predict(x) as Tf.Tensor;
+    expectClose('loaded model predictions', (await ours.data()) as Float32Array, (await stock.data()) as Float32Array, TOL);
+    tf.dispose([ours, stock]);
+    model.dispose();
+    loaded.dispose();
+
+    const again = useWebGPUBatchNorm(modules(), { onFallback: (name, reason) => reasons.push(`${name}: ${reason}`) });
+    const layer = tfl.layers.batchNormalization({ name: 'bn_single' });
+    const one = tf.ones([1, 4]);
+    tf.dispose(tf.tidy(() => layer.apply(one, { training: true }) as Tf.Tensor));
+    check(again.stats.fallback === 1 && /bn_single: training with one value per feature/.test(reasons.join()), `fallbacks: ${reasons}`);
+
+    const bn5 = tfl.layers.batchNormalization({ axis: 1, name: 'bn_rank5' });
+    const x5 = tf.tensor(normal(2 * 3 * 2 * 2 * 2, 111), [2, 3, 2, 2, 2]);
+    const y5 = tf.tidy(() => bn5.apply(x5, { training: true }) as Tf.Tensor);
+    const p5 = tf.tidy(() => bn5.apply(x5) as Tf.Tensor);
+    const v = [...((await y5.data()) as Float32Array), ...((await p5.data()) as Float32Array)];
+    check(v.every(Number.isFinite) && again.stats.forward === 2, `rank 5: ${JSON.stringify(again.stats)}`);
+    // Batch-normalized over axis 1: each channel has mean 0 (gamma 1, beta 0).
+    const m = tf.tidy(() => tf.mean(y5, [0, 2, 3, 4]));
+    const means = (await m.data()) as Float32Array;
+    check(means.every((a) => Math.abs(a) < 1e-4), `rank 5 channel means ${means}`);
+    tf.dispose([one, x5, y5, p5, m, x]);
+    layer.dispose();
+    bn5.dispose();
+    again.restore();
+    return reasons.join('; ');
+  } finally {
+    handle.restore();
+    if (tf.getBackend() !== 'webgpu') await tf.setBackend('webgpu');
+  }
+}
