@@ -22,6 +22,13 @@ interface Lane {
   run: TrainingRun;
   loss: Series['points'];
   accuracy: Series['points'];
+  /**
+   * False until the network's first steps and first evaluation have run: those build
+   * its GPU pipelines (seconds of shader compilation), which is not training speed.
+   */
+  warm: boolean;
+  /** Steps and time after the warm-up: steps/s leaves the compilation out, for both networks alike. */
+  warmSteps: number;
   busyMs: number;
   reached: number | null;
   lastLoss: number;
@@ -56,7 +63,7 @@ function restart() {
   $('error').textContent = '';
   for (const n of NETWORKS) {
     const run = new TrainingRun(device, dataset, config(n.batchNorm));
-    lanes.push({ label: n.label, color: n.color, run, loss: [], accuracy: [], busyMs: 0, reached: null, lastLoss: NaN, lastAccuracy: NaN });
+    lanes.push({ label: n.label, color: n.color, run, loss: [], accuracy: [], warm: false, warmSteps: 0, busyMs: 0, reached: null, lastLoss: NaN, lastAccuracy: NaN });
   }
   render();
 }
@@ -65,7 +72,11 @@ function requestRestart() {
   restartRequested = true;
 }
 
-/** READ_EVERY steps of one network, then its loss (and every EVALUATE_EVERY steps, held-out accuracy). */
+/**
+ * READ_EVERY steps of one network, then its loss (and every EVALUATE_EVERY steps,
+ * held-out accuracy). The first call also runs an evaluation whose result it drops,
+ * so that both the training and the eval pipelines are built during the warm-up.
+ */
 async function advance(lane: Lane) {
   const start = performance.now();
   for (let i = 0; i < READ_EVERY; i++) lane.run.step();
@@ -73,14 +84,23 @@ async function advance(lane: Lane) {
   const step = lane.run.steps;
   lane.loss.push({ x: step, y: loss });
   lane.lastLoss = loss;
+  if (!lane.warm) await lane.run.evaluate();
   if (step % EVALUATE_EVERY === 0) {
     const held = await lane.run.evaluate();
     lane.accuracy.push({ x: step, y: held.accuracy });
     lane.lastAccuracy = held.accuracy;
     if (lane.reached === null && held.accuracy >= target()) lane.reached = step;
   }
-  lane.busyMs += performance.now() - start;
+  if (lane.warm) {
+    lane.busyMs += performance.now() - start;
+  } else {
+    lane.warm = true;
+    lane.warmSteps = step;
+  }
 }
+
+/** Until both networks have run their first steps: their shaders are compiling. */
+const compiling = () => lanes.length > 0 && lanes.some((l) => !l.warm);
 
 const target = () => Number($<HTMLInputElement>('target').value);
 
@@ -93,6 +113,7 @@ function render() {
     title: 'training loss (softmax cross-entropy)',
     series: lanes.map((l) => ({ label: l.label, color: l.color, points: l.loss })),
     xLabel: 'step',
+    placeholder: compiling() ? 'compiling shaders…' : 'waiting for the first steps…',
   });
   drawChart($('accuracy'), {
     title: 'held-out accuracy (eval mode: running statistics)',
@@ -100,11 +121,16 @@ function render() {
     yRange: [0, 1],
     guide: { y: target(), label: `target ${target()}` },
     xLabel: 'step',
+    placeholder: compiling() ? 'compiling shaders…' : `first held-out accuracy at step ${EVALUATE_EVERY}`,
   });
+  $('status').textContent = compiling()
+    ? 'compiling shaders… (the first steps of each network build its GPU pipelines; steps/s is counted after this)'
+    : '';
   $('stats').innerHTML = lanes
     .map((l) => {
-      const rate = l.busyMs > 0 ? (l.run.steps / l.busyMs) * 1000 : NaN;
-      const cells = [l.run.steps, rate.toFixed(1), l.lastLoss.toFixed(4), l.lastAccuracy.toFixed(3), l.reached ?? '–'];
+      const rate = l.busyMs > 0 ? ((l.run.steps - l.warmSteps) / l.busyMs) * 1000 : NaN;
+      const shown = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : '–');
+      const cells = [l.run.steps, l.warm ? shown(rate, 1) : 'compiling shaders…', shown(l.lastLoss, 4), shown(l.lastAccuracy, 3), l.reached ?? '–'];
       // data-steps and data-reached: for scripts that watch the page (demo/screenshot.ts)
       return `<tr data-steps="${l.run.steps}" data-reached="${l.reached ?? ''}"><td><span class="swatch" style="background:${l.color}"></span>${l.label}</td>${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
     })

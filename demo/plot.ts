@@ -14,6 +14,10 @@ export interface ChartOptions {
   /** a dashed horizontal line, e.g. the accuracy target */
   guide?: { y: number; label: string };
   xLabel?: string;
+  /** the x axis spans at least 0 … xMin steps (default 100) */
+  xMin?: number;
+  /** said in the middle of the plot while no series has a point, e.g. "compiling shaders…" */
+  placeholder?: string;
 }
 
 const PAD = { left: 48, right: 12, top: 44, bottom: 30 };
@@ -41,8 +45,9 @@ export function drawChart(canvas: HTMLCanvasElement, o: ChartOptions): void {
   const ctx = context(canvas);
   const { width, height } = canvas.getBoundingClientRect();
   const all = o.series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.y));
-  const xMax = Math.max(10, ...all.map((p) => p.x));
-  const [yMin, yMax] = o.yRange ?? [0, Math.max(1e-3, ...all.map((p) => p.y)) * 1.05];
+  const xMax = Math.max(o.xMin ?? 100, ...all.map((p) => p.x));
+  // without data, a y axis from 0 to 1 rather than 0 … 0.001
+  const [yMin, yMax] = o.yRange ?? [0, all.length ? Math.max(1e-3, ...all.map((p) => p.y)) * 1.05 : 1];
   const plotW = width - PAD.left - PAD.right;
   const plotH = height - PAD.top - PAD.bottom;
   const sx = (x: number) => PAD.left + (x / xMax) * plotW;
@@ -95,6 +100,13 @@ export function drawChart(canvas: HTMLCanvasElement, o: ChartOptions): void {
     }
     ctx.stroke();
   });
+
+  if (all.length === 0 && o.placeholder) {
+    ctx.fillStyle = '#888';
+    ctx.textAlign = 'center';
+    ctx.fillText(o.placeholder, PAD.left + plotW / 2, PAD.top + plotH / 2);
+    ctx.textAlign = 'start';
+  }
 
   // the legend, on the line below the title
   let lx = PAD.left;
