@@ -29,7 +29,7 @@ export interface WebGPUBatchNormHandle {
 }
 
 interface LayerClass {
-  prototype: { call(inputs: unknown, kwargs: Record<string, unknown>): unknown };
+  prototype: { call(inputs: unknown, kwargs: Record<string, unknown>): unknown; dispose(): unknown };
 }
 
 interface Core extends CoreLike {
@@ -116,7 +116,17 @@ export function useWebGPUBatchNorm(tf: TfjsModules, options: UseWebGPUBatchNormO
     return core.tidy(() => acceleratedCall(adapter, backend, this, plan));
   }
 
+  // A disposed layer's kernels (and their buffers, sized like its input) go with it.
+  const ownDispose = Object.prototype.hasOwnProperty.call(proto, 'dispose');
+  const originalDispose = proto.dispose;
+  function dispose(this: BatchNormLayerLike): unknown {
+    const result = originalDispose.call(this) as { refCountAfterDispose?: number } | undefined;
+    if (result?.refCountAfterDispose === 0) cache.release(this);
+    return result;
+  }
+
   proto.call = call;
+  proto.dispose = dispose;
   const handle: WebGPUBatchNormHandle = {
     get active() {
       return active;
@@ -129,6 +139,10 @@ export function useWebGPUBatchNorm(tf: TfjsModules, options: UseWebGPUBatchNormO
       if (!active) return;
       active = false;
       if (proto.call === call) proto.call = original;
+      if (proto.dispose === dispose) {
+        if (ownDispose) proto.dispose = originalDispose;
+        else delete (proto as Partial<LayerClass['prototype']>).dispose;
+      }
       cache.clear();
       installed.delete(layerClass);
     },

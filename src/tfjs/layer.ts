@@ -153,6 +153,18 @@ export class KernelCache {
     return this.all.size;
   }
 
+  /** Destroys a layer's kernels (when the layer is disposed). */
+  release(layer: object): void {
+    const map = this.byLayer.get(layer);
+    if (!map) return;
+    this.byLayer.delete(layer);
+    if (map.size) this.flush();
+    for (const bn of map.values()) {
+      this.all.delete(bn);
+      bn.destroy();
+    }
+  }
+
   clear(): void {
     if (this.all.size) this.flush();
     for (const bn of this.all) bn.destroy();

@@ -306,6 +306,7 @@ export async function restoreAndTwice(): Promise<string> {
   await webgpu();
   const proto = Object.getPrototypeOf(tfl.layers.batchNormalization({}));
   const stockCall = proto.call;
+  const stockDispose = proto.dispose;
   const a = useWebGPUBatchNorm(modules());
   const b = useWebGPUBatchNorm({ core: tf, layers: tfl });
   check(a === b, 'a second call while active should return the same handle');
@@ -314,12 +315,19 @@ export async function restoreAndTwice(): Promise<string> {
   const { x } = mlpData(70);
   tf.tidy(() => model.apply(x, { training: true }) as Tf.Tensor);
   check(a.stats.forward === 1, `forward count ${a.stats.forward}`);
-  check(a.kernels === 1, `kernels ${a.kernels}`);
+  const kernels = () => a.kernels; // a getter: read anew each time
+  check(kernels() === 1, `kernels ${kernels()}`);
+  const other = mlp()();
+  tf.tidy(() => other.apply(x, { training: true }) as Tf.Tensor);
+  check(kernels() === 2, `kernels ${kernels()}`);
+  other.dispose();
+  check(kernels() === 1, `kernels after disposing a model: ${kernels()}`);
+  const forwards = a.stats.forward;
   a.restore();
   a.restore();
-  check(!a.active && proto.call === stockCall, 'restore() did not put the stock call back');
+  check(!a.active && proto.call === stockCall && proto.dispose === stockDispose, 'restore() did not put the stock call and dispose back');
   tf.tidy(() => model.apply(x, { training: true }) as Tf.Tensor);
-  check(a.stats.forward === 1, 'our kernels ran after restore()');
+  check(a.stats.forward === forwards, 'our kernels ran after restore()');
   const c = useWebGPUBatchNorm(modules());
   check(c !== a && c.active, 'a call after restore() should install again');
   c.restore();
