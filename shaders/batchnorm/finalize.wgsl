@@ -19,25 +19,50 @@ const BATCH_AND_RUNNING = 1u; // ... and fold them into the running statistics
 const RUNNING = 2u;         // normalize with the running statistics (eval)
 override MODE: u32 = BATCH;
 
-// Partials of feature f in a fixed order, so the result is deterministic.
+// Partials of feature f, merged pairwise in a fixed order (deterministic): the
+// merge of partials 2^l apart waits at level l of a stack, so rounding grows with
+// log2 of their number, not with the number (up to 256 partials).
 fn mergePartials(f: u32) -> Moments {
   let section = params.partialChunks * params.slotsPerChunk;
-  var m = Moments(vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  var stack: array<Moments, 32>;
+  var count = 0u;
   for (var chunk = 0u; chunk < params.partialChunks; chunk++) {
     for (var j = 0u; j < params.slotRepeat; j++) {
       for (var i = 0u; i < params.slotInner; i++) {
         let s = partialSlot(chunk, f, j, i);
-        m = chanMerge(m, Moments(vec4f(partials[s]), vec4f(partials[section + s]), vec4f(partials[2u * section + s])));
+        var m = Moments(vec4f(partials[s]), vec4f(partials[section + s]), vec4f(partials[2u * section + s]), vec4f(partials[3u * section + s]));
+        var level = 0u;
+        for (var k = count; (k & 1u) != 0u; k >>= 1u) {
+          m = chanMerge(stack[level], m);
+          level++;
+        }
+        stack[level] = m;
+        count++;
       }
     }
   }
-  return m;
+  // what is left: at most one merge per level, the earlier partials at higher levels
+  var total = Moments(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  var first = true;
+  for (var level = 0u; level < 32u; level++) {
+    if (((count >> level) & 1u) != 0u) {
+      if (first) {
+        total = stack[level];
+      } else {
+        total = chanMerge(stack[level], total);
+      }
+      first = false;
+    }
+  }
+  return total;
 }
 
-// PyTorch's choice: with eps = 0, a constant feature gets invstd 0 rather than Inf.
+// PyTorch's choice: with eps = 0, a constant feature gets invstd 0 rather than Inf,
+// for batch statistics only; running statistics with var + eps = 0 give Inf (and y
+// ±Inf, or NaN where x is the running mean), as in PyTorch.
 fn inverseStd(variance: f32) -> f32 {
   let v = variance + params.eps;
-  return select(1.0 / sqrt(v), 0.0, v == 0.0);
+  return select(1.0 / sqrt(v), 0.0, v == 0.0 && MODE != RUNNING);
 }
 
 fn setFeature(section: u32, f: u32, value: f32) {
@@ -55,15 +80,26 @@ fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
 
   var pivot: f32;
   var meanDelta: f32;
+  var mean: f32;
   var variance: f32;
   if (MODE == RUNNING) {
     pivot = runningMean[f];
     meanDelta = 0.0;
+    mean = pivot;
     variance = runningVar[f];
   } else {
     let m = mergePartials(f);
     pivot = x1[f * params.inner];
-    meanDelta = m.mean.x;
+    // K + (mean - K) carries K's rounding, eps * |K|: large against a mean near zero
+    // (K a value of N(0, 1) data, say). The plain mean of x cancels no more than the
+    // shifted one when |mean| < |mean - K|, so there it is the mean, and normalization
+    // uses it too (mean - K rounds by eps * |K| < 2 * eps * |mean - K|: nothing for y).
+    // Far from zero, K + (mean - K) keeps y exact.
+    let shiftedMean = m.sumD.x / params.count;
+    let plainMean = m.sumX.x / params.count;
+    let plain = abs(plainMean) < abs(shiftedMean);
+    meanDelta = select(shiftedMean, plainMean - pivot, plain);
+    mean = select(pivot + meanDelta, plainMean, plain);
     let biased = m.m2.x / params.count;
     variance = select(biased, 0.0, biased < 0.0);   // rounding can leave a tiny negative; NaN stays NaN
   }
@@ -71,16 +107,17 @@ fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   let scale = gamma[f] * invstd;
   setFeature(PIVOT, f, pivot);
   setFeature(MEAN_DELTA, f, meanDelta);
-  setFeature(MEAN, f, pivot + meanDelta);
+  setFeature(MEAN, f, mean);
   setFeature(INVSTD, f, invstd);
   setFeature(SCALE, f, scale);
-  setFeature(SHIFT, f, beta[f] - meanDelta * scale);
+  // eval: mean - K is 0 exactly, and an infinite scale must not turn beta into NaN
+  setFeature(SHIFT, f, select(beta[f] - meanDelta * scale, beta[f], MODE == RUNNING));
 
   if (MODE == BATCH_AND_RUNNING) {
     // momentum null: cumulative average, factor 1 / numBatchesTracked (counted by bn-stats)
     let factor = select(params.momentum, 1.0 / f32(batches[1]), params.cumulative != 0u);
     let correction = select(1.0, params.count / (params.count - 1.0), params.unbiased != 0u);
-    runningMean[f] = (1.0 - factor) * runningMean[f] + factor * (pivot + meanDelta);
+    runningMean[f] = (1.0 - factor) * runningMean[f] + factor * mean;
     runningVar[f] = (1.0 - factor) * runningVar[f] + factor * variance * correction;
   }
 }

@@ -22,17 +22,32 @@ fn grad_finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   let f = threadIndex(wid, nwg, lid);
   if (f >= params.features) { return; }
   let section = params.partialChunks * params.slotsPerChunk;
-  var sumDy = 0.0;
-  var sumDyXc = 0.0;
+  // (sum(dy), sum(dy * (x - m'))) over the partials, added pairwise as bn-finalize merges
+  var stack: array<vec2f, 32>;
+  var count = 0u;
   for (var chunk = 0u; chunk < params.partialChunks; chunk++) {
     for (var j = 0u; j < params.slotRepeat; j++) {
       for (var i = 0u; i < params.slotInner; i++) {
         let s = partialSlot(chunk, f, j, i);
-        sumDy += partials[s];
-        sumDyXc += partials[section + s];
+        var sums = vec2f(partials[s], partials[section + s]);
+        var level = 0u;
+        for (var k = count; (k & 1u) != 0u; k >>= 1u) {
+          sums = stack[level] + sums;
+          level++;
+        }
+        stack[level] = sums;
+        count++;
       }
     }
   }
+  var total = vec2f(0.0);
+  for (var level = 0u; level < 32u; level++) {
+    if (((count >> level) & 1u) != 0u) {
+      total = stack[level] + total;
+    }
+  }
+  let sumDy = total.x;
+  var sumDyXc = total.y;
   let stride = params.featureStride;
   let invstd = feature[INVSTD * stride + f];
   let meanDelta = feature[MEAN_DELTA * stride + f];

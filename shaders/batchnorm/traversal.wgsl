@@ -63,7 +63,7 @@ struct Params {
 // Per-feature sections of the `feature` buffer, each `featureStride` floats long.
 const PIVOT = 0u;        // K: a value of the feature taken from the data (or the running mean)
 const MEAN_DELTA = 1u;   // mean - K
-const MEAN = 2u;         // K + (mean - K) rounded to f32
+const MEAN = 2u;         // the mean rounded to f32: K + (mean - K), or the plain mean near zero (bn-finalize)
 const INVSTD = 3u;
 const SCALE = 4u;        // forward: y = (x - K) * SCALE + SHIFT
 const SHIFT = 5u;
@@ -72,42 +72,46 @@ const GRAD_X = 7u;
 const GRAD_SHIFT = 8u;
 const FEATURE_SECTIONS = 9u;
 
-// Sections of the `partials` buffer: count, mean, M2 for statistics;
+// Sections of the `partials` buffer: count, sum(x - K), M2 and sum(x) for statistics;
 // the backward pass uses the first two for sum(dy) and sum(dy * (x - mean)).
-const PARTIAL_SECTIONS = 3u;
+const PARTIAL_SECTIONS = 4u;
 
-// Running moments of 4 independent columns: count, mean, sum of squared deviations.
+// Running moments of 4 independent columns: count, the sum of d = x - K, the sum of
+// squared deviations from the mean, and the plain sum of x (bn-finalize says which
+// mean it reports). Sums, not means: merged in a tree they are pairwise sums, one
+// rounding per merge.
 struct Moments {
   n: vec4f,
-  mean: vec4f,
+  sumD: vec4f,
   m2: vec4f,
+  sumX: vec4f,
 }
 
-// Sums of d = x - K and d^2 turned into moments. Shifting by a K taken from the
+// Sums of d = x - K, d^2 and x turned into moments. Shifting by a K taken from the
 // data keeps d small, so s2 - s1 * mean cancels little; this costs only FMAs per
 // element, where Welford's update costs a division.
-fn momentsFromShiftedSums(n: vec4f, s1: vec4f, s2: vec4f) -> Moments {
-  let mean = select(vec4f(0.0), s1 / n, n > vec4f(0.0));
-  return Moments(n, mean, s2 - s1 * mean);
+fn momentsFromShiftedSums(n: vec4f, s1: vec4f, s2: vec4f, s0: vec4f) -> Moments {
+  let some = n > vec4f(0.0);
+  return Moments(n, s1, s2 - s1 * select(vec4f(0.0), s1 / n, some), select(vec4f(0.0), s0, some));
 }
 
 // Chan et al.'s pairwise merge: exact in exact arithmetic, stable in f32 because
-// it only ever combines deviations, never raw sums of squares. The mean is the
-// weighted average rather than a.mean + delta * wb, so an infinite value gives an
-// infinite mean (as a plain sum does) instead of inf - inf = NaN.
+// it only ever combines deviations, never raw sums of squares.
 fn chanMerge(a: Moments, b: Moments) -> Moments {
   let n = a.n + b.n;
-  let wa = select(vec4f(0.0), a.n / n, n > vec4f(0.0));
-  let wb = select(vec4f(0.0), b.n / n, n > vec4f(0.0));
-  let delta = b.mean - a.mean;
-  return Moments(n, a.mean * wa + b.mean * wb, a.m2 + b.m2 + delta * delta * a.n * wb);
+  let delta = select(vec4f(0.0), b.sumD / b.n, b.n > vec4f(0.0)) - select(vec4f(0.0), a.sumD / a.n, a.n > vec4f(0.0));
+  let weight = select(vec4f(0.0), a.n * b.n / n, n > vec4f(0.0));
+  return Moments(n, a.sumD + b.sumD, a.m2 + b.m2 + delta * delta * weight, a.sumX + b.sumX);
+}
+
+// Column k of a Moments in every column.
+fn column(a: Moments, k: u32) -> Moments {
+  return Moments(vec4f(a.n[k]), vec4f(a.sumD[k]), vec4f(a.m2[k]), vec4f(a.sumX[k]));
 }
 
 // The four columns of one Moments, merged into column x.
 fn mergeColumns(a: Moments) -> Moments {
-  let lo = chanMerge(Moments(a.n.xxxx, a.mean.xxxx, a.m2.xxxx), Moments(a.n.yyyy, a.mean.yyyy, a.m2.yyyy));
-  let hi = chanMerge(Moments(a.n.zzzz, a.mean.zzzz, a.m2.zzzz), Moments(a.n.wwww, a.mean.wwww, a.m2.wwww));
-  return chanMerge(lo, hi);
+  return chanMerge(chanMerge(column(a, 0u), column(a, 1u)), chanMerge(column(a, 2u), column(a, 3u)));
 }
 
 // ---- periodic traversal -------------------------------------------------------
@@ -207,6 +211,14 @@ fn rowRun(c: PlaneCursor) -> u32 {
 
 fn nextRow(c: PlaneCursor, run: u32) -> PlaneCursor {
   return PlaneCursor(c.item + run, c.end, 0u, c.index + run + params.planeWrapIndex);
+}
+
+// On by `run` items, which may stop short of the end of the row.
+fn advanceInRow(c: PlaneCursor, run: u32) -> PlaneCursor {
+  if (run == rowRun(c)) {
+    return nextRow(c, run);
+  }
+  return PlaneCursor(c.item + run, c.end, c.g + run, c.index + run);
 }
 
 // How many of first, first + step, ... lie below end.

@@ -48,9 +48,8 @@ export interface Partition {
 }
 
 /**
- * At most this many partials per feature: bn-finalize merges them one after another
- * in f32 on one thread, so the count bounds both its rounding error (about
- * sqrt(count) ulps) and its time.
+ * At most this many partials per feature: bn-finalize merges them on one thread
+ * (pairwise, so its rounding grows with log2 of the count), so the count bounds its time.
  */
 export const MAX_PARTIALS_PER_FEATURE = 256;
 
