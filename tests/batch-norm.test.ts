@@ -4,16 +4,20 @@ import { parityCases } from './cases/parity.js';
 import { numericsCases } from './cases/numerics.js';
 import { apiCases } from './cases/api.js';
 import { torchCases } from './cases/torch.js';
+import { reliabilityCases } from './cases/reliability.js';
+import { requestDevice } from '../src/node.js';
 import { withoutGpuErrors } from '../support/compare.js';
 import { useDevice } from './helpers.js';
 
 const gpu = useDevice();
+Object.assign(globalThis, { requestTestDevice: () => requestDevice() }); // reliability's device-loss case destroys a device of its own
 
 describe.each([
   ['parity with the float64 reference', parityCases],
   ['numerics', numericsCases],
   ['GPU-resident API', apiCases],
   ['parity with PyTorch', torchCases],
+  ['reliability', reliabilityCases],
 ])('%s', (_, cases) => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     await withoutGpuErrors(gpu.device, () => c.run(gpu.device));

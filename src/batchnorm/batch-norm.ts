@@ -61,6 +61,11 @@ const OPTIONS = ['numFeatures', 'layout', 'axis', 'eps', 'momentum', 'affine', '
 /** Other libraries' names for these options, for a hint when one is used. */
 const ALIASES = { num_features: 'numFeatures', epsilon: 'eps', track_running_stats: 'trackRunningStats' };
 const TUNING = ['workgroupSize', 'targetWorkgroups', 'minItemsPerThread', 'contiguousItems'] as const;
+/**
+ * Shapes whose plans (uniforms, partials, y, dx, uploads: 6 buffers) are kept: with
+ * the 9 shared buffers and 4 kept readbacks, at most 61 live buffers.
+ */
+export const MAX_PLANS = 8;
 
 interface LastForward {
   plan: Plan;
@@ -89,8 +94,9 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   readonly trackRunningStats: boolean;
   readonly unbiasedRunningVar: boolean;
   readonly tuning: Tuning;
-  /** Like PyTorch's train() / eval(): batch statistics in training, running statistics in eval. */
-  training = true;
+  private mode = true;
+  /** A plan per shape is kept for at most this many shapes (see README: y and dx of older shapes are destroyed). */
+  protected override readonly maxPlans = MAX_PLANS;
 
   /** Buffers shared by all shapes: parameters, statistics, gradients. */
   private readonly state: ModuleBuffers;
@@ -114,7 +120,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     this.tuning = { ...defaultTuning(device), ...options.tuning };
     // 256 threads fit every WebGPU device: it is the least maxComputeWorkgroupSizeX and
     // maxComputeInvocationsPerWorkgroup may be, and their reductions' workgroup memory
-    // (3 vec4 per thread) stays within the least maxComputeWorkgroupStorageSize, 16 KiB.
+    // (4 vec4 per thread: 16 KiB at 256) stays within the least maxComputeWorkgroupStorageSize, 16 KiB.
     const wg = this.tuning.workgroupSize;
     if (!Number.isInteger(wg) || wg < 1 || (wg & (wg - 1)) !== 0 || wg > 256) {
       fail(`tuning.workgroupSize must be a power of 2 from 1 to 256, got ${wg}`);
@@ -138,6 +144,15 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
       gradBeta: make('dbeta', c * 4, STORAGE),
       pad: make('pad', 16, GPUBufferUsage.STORAGE),
     };
+  }
+
+  /** Like PyTorch's train() / eval(): batch statistics in training, running statistics in eval. Only booleans. */
+  get training(): boolean {
+    return this.mode;
+  }
+
+  set training(value: boolean) {
+    this.mode = checkBoolean('training', value);
   }
 
   /**
@@ -176,6 +191,10 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
 
   protected override sharedOutputs() {
     return [this.state.gradGamma, this.state.gradBeta];
+  }
+
+  protected override pinned() {
+    return [this.last?.plan];
   }
 
   /** Normalizes with batch statistics (updating the running ones) in training, running statistics in eval. */
@@ -236,12 +255,16 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     this.assertAlive('forwardArray()');
     const input = this.checkInput(shape);
     const data = checkArray('x', x, input.view.size);
-    const plan = this.plan(input.shape, input.view);
-    const upload = plan.owned.upload('x', data);
-    const encoder = this.encoder('forwardArray');
-    const y = this.forward(upload, input.shape, encoder);
-    const [out] = await this.readBack(encoder, [{ buffer: y, floats: input.view.size }]);
-    return out;
+    const previous = this.last;
+    // a forward that failed on the GPU never ran: it is not the last forward
+    return this.guarded('forwardArray()', async () => {
+      const plan = this.plan(input.shape, input.view);
+      const upload = plan.owned.upload('x', data);
+      const encoder = this.encoder('forwardArray');
+      const y = this.forward(upload, input.shape, encoder);
+      const [out] = await this.readBack(encoder, [{ buffer: y, floats: input.view.size }]);
+      return out;
+    }, () => (this.last = previous));
   }
 
   /** backward() on a typed array, for the last forward() or forwardArray(). */
@@ -249,16 +272,18 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     this.assertAlive('backwardArray()');
     const last = this.last ?? fail('backwardArray() called before any forward()');
     const data = checkArray('dy', dy, last.plan.view.size);
-    const upload = last.plan.owned.upload('dy', data);
-    const encoder = this.encoder('backwardArray');
-    const g = this.backward(upload, encoder);
-    const c = this.numFeatures;
-    const [dx, dgamma, dbeta] = await this.readBack(encoder, [
-      { buffer: g.dx, floats: last.plan.view.size },
-      { buffer: this.state.gradGamma, floats: c },
-      { buffer: this.state.gradBeta, floats: c },
-    ]);
-    return { dx, dgamma: this.affine ? dgamma : null, dbeta: this.affine ? dbeta : null } as Gradients<Float32Array, Affine>;
+    return this.guarded('backwardArray()', async () => {
+      const upload = last.plan.owned.upload('dy', data);
+      const encoder = this.encoder('backwardArray');
+      const g = this.backward(upload, encoder);
+      const c = this.numFeatures;
+      const [dx, dgamma, dbeta] = await this.readBack(encoder, [
+        { buffer: g.dx, floats: last.plan.view.size },
+        { buffer: this.state.gradGamma, floats: c },
+        { buffer: this.state.gradBeta, floats: c },
+      ]);
+      return { dx, dgamma: this.affine ? dgamma : null, dbeta: this.affine ? dbeta : null } as Gradients<Float32Array, Affine>;
+    });
   }
 
   /**
@@ -277,13 +302,15 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     if (names !== 'ours' && names !== 'torch') fail(`getState(): names must be 'ours' or 'torch', got ${show(names)}`);
     const b = this.state;
     const c = this.numFeatures;
-    const [gamma, beta, runningMean, runningVar, batches] = await this.readBack(this.encoder('getState'), [
-      { buffer: b.gamma, floats: c },
-      { buffer: b.beta, floats: c },
-      { buffer: b.runningMean, floats: c },
-      { buffer: b.runningVar, floats: c },
-      { buffer: b.batches, floats: 1 },
-    ]);
+    const [gamma, beta, runningMean, runningVar, batches] = await this.guarded('getState()', () =>
+      this.readBack(this.encoder('getState'), [
+        { buffer: b.gamma, floats: c },
+        { buffer: b.beta, floats: c },
+        { buffer: b.runningMean, floats: c },
+        { buffer: b.runningVar, floats: c },
+        { buffer: b.batches, floats: 1 },
+      ]),
+    );
     const state = {
       gamma: this.affine ? gamma : null,
       beta: this.affine ? beta : null,
@@ -317,7 +344,13 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
       const value = state[key];
       if (value === undefined || value === null) continue;
       if (!enabled) fail(`setState(): ${key} is not kept when ${option} is false`);
-      writes.push([buffer, checkArray(key, value, c)]);
+      const data = checkArray(key, value, c);
+      if (key === 'runningVar') {
+        // below 0 has no square root; NaN (what training on NaN data leaves) round-trips
+        const at = data.findIndex((v) => v < 0);
+        if (at >= 0) fail(`setState(): runningVar[${at}] is ${show(data[at])}; a variance must be >= 0 (or NaN)`);
+      }
+      writes.push([buffer, data]);
     }
     if (state.numBatchesTracked !== undefined && state.numBatchesTracked !== null) {
       if (!this.trackRunningStats) fail('setState(): numBatchesTracked is not kept when trackRunningStats is false');

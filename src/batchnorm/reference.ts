@@ -63,7 +63,9 @@ function eachElement(layout: FeaturePlacement, shape: readonly number[], c: numb
   }
 }
 
-const inverseStd = (variance: number, eps: number) => (variance + eps === 0 ? 0 : 1 / Math.sqrt(variance + eps));
+/** PyTorch: invstd 0 where var + eps = 0 with batch statistics; 1/sqrt(0) = Infinity with running ones. */
+const inverseStd = (variance: number, eps: number, batchStatistics: boolean) =>
+  variance + eps === 0 && batchStatistics ? 0 : 1 / Math.sqrt(variance + eps);
 
 export function forward(
   x: ArrayLike<number>,
@@ -105,7 +107,7 @@ export function forward(
       mean[c] = state.runningMean[c];
       variance[c] = state.runningVar[c];
     }
-    invstd[c] = inverseStd(variance[c], eps);
+    invstd[c] = inverseStd(variance[c], eps, batchStatistics);
     eachElement(layout, shape, c, (i) => (y[i] = (x[i] - mean[c]) * invstd[c] * state.gamma[c] + state.beta[c]));
     if (updateRunning) {
       next.runningMean[c] = (1 - factor) * state.runningMean[c] + factor * mean[c];
@@ -138,11 +140,13 @@ export function backward(
     const { invstd } = saved;
     const xhat = (i: number) => (x[i] - saved.mean[c]) * invstd[c];
     let sumDy = 0;
-    let sumDyXhat = 0;
+    let sumDyXc = 0;
     eachElement(layout, shape, c, (i) => {
       sumDy += dy[i];
-      sumDyXhat += dy[i] * xhat(i);
+      sumDyXc += dy[i] * (x[i] - saved.mean[c]);
     });
+    // as PyTorch: sum(dy * (x - mean)) * invstd, which stays finite times Inf in eval with var + eps = 0
+    const sumDyXhat = sumDyXc * invstd[c];
     dbeta[c] = sumDy;
     dgamma[c] = sumDyXhat;
     eachElement(layout, shape, c, (i) => {

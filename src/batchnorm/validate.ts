@@ -65,5 +65,13 @@ export function checkBatchStatistics(shape: readonly number[], view: CanonicalVi
   if (view.count < 2) fail(`Expected more than 1 value per channel when training, got input size ${show(shape)}`);
 }
 
-/** A buffer holding one f32 per element of the view. */
-export const checkTensorBuffer = (name: string, buffer: unknown, view: CanonicalView): GPUBuffer => checkFloats(name, buffer, view.size);
+/**
+ * A buffer holding one f32 per element of the view, not mapped (a submit that used
+ * it would fail). Whether it was destroyed, or belongs to another device, WebGPU
+ * does not tell: such errors surface when the work is submitted.
+ */
+export function checkTensorBuffer(name: string, buffer: unknown, view: CanonicalView): GPUBuffer {
+  const b = checkFloats(name, buffer, view.size);
+  if (b.mapState !== undefined && b.mapState !== 'unmapped') fail(`${name} is mapped (mapState ${show(b.mapState)}); unmap it before using it`);
+  return b;
+}

@@ -7,6 +7,7 @@ import { validationCases } from './validate.js';
 import { apiCases } from './api.js';
 import { trainingCaseGroups } from './training.js';
 import { torchCases } from './torch.js';
+import { reliabilityCases } from './reliability.js';
 
 export const caseGroups: Record<string, Case[]> = {
   'parity with the float64 reference': parityCases,
@@ -14,5 +15,6 @@ export const caseGroups: Record<string, Case[]> = {
   'bad input': validationCases,
   'GPU-resident API': apiCases,
   'parity with PyTorch': torchCases,
+  reliability: reliabilityCases,
   ...trainingCaseGroups,
 };
