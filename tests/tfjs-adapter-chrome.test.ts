@@ -17,10 +17,10 @@ afterAll(async () => {
 });
 
 const TESTS: [string, string][] = [
-  ['MLP, BN on [N, C]: 6 SGD steps through model.fit match stock TF.js', 'mlpSgdFit'],
-  ['MLP: 6 Adam steps through optimizer.minimize match stock TF.js', 'mlpAdamMinimize'],
-  ['CNN: conv2d channels last → BN → relu → dense softmax, model.fit matches stock', 'cnnSgdFit'],
-  ['BN axis 1 on [N, C, L] matches stock on the permuted network (SGD fit, Adam minimize)', 'axis1Ncl'],
+  ['MLP, BN on [N, C]: 20 SGD steps through model.fit match stock TF.js', 'mlpSgdFit'],
+  ['MLP: 20 Adam steps through optimizer.minimize match stock TF.js', 'mlpAdamMinimize'],
+  ['CNN: conv2d channels last → BN → relu → dense softmax, 20 steps of model.fit match stock', 'cnnSgdFit'],
+  ['BN axis 1 on [N, C, L] matches stock on the permuted network (20 steps: SGD fit, Adam minimize)', 'axis1Ncl'],
   ['center: false / scale: false train, matching tfjs-core ops', 'centerScaleFalse'],
   ['trainable: false matches stock', 'trainableFalse'],
   ['restore() gives the stock path back; a second call returns the same handle', 'restoreAndTwice'],
@@ -29,6 +29,8 @@ const TESTS: [string, string][] = [
   ['bad input: a feature count that does not fit names the layer', 'badInput'],
   ['one layer twice in one gradient: replayed forward, gradients match stock', 'twiceInOneGradient'],
   ['installed before webgpu is the backend; a loaded model; a fallback reported; rank 5 on axis 1', 'loadedModelAndFallbacks'],
+  ['tf.batchNorm (FusedBatchNorm) on our eval kernels equals stock within 1e-5, ranks 1–5; other parameter shapes fall back', 'batchNormOp'],
+  ['restore() puts the stock FusedBatchNorm kernel back; installed before the webgpu kernels exist, it takes over later', 'batchNormOpRestore'],
 ];
 
 describe('TF.js adapter (webgpu-batchnorm/tfjs)', () => {

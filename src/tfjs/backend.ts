@@ -100,16 +100,21 @@ export interface EngineLike {
 }
 
 /**
- * A new float32 TF.js tensor of `shape` whose buffer (from TF.js's pool: no new
- * GPUBuffer in a steady loop) receives a copy of `src`, recorded in `encoder`,
- * which must be the backend's pending one.
+ * A new float32 tensor info (a kernel's output) of `shape` whose buffer (from
+ * TF.js's pool: no new GPUBuffer in a steady loop) receives a copy of `src`,
+ * recorded in `encoder`, which must be the backend's pending one.
  */
-export function tensorFromBuffer<T>(engine: EngineLike, backend: WebGPUBackendLike, encoder: GPUCommandEncoder, src: GPUBuffer, shape: number[]): T {
+export function infoFromBuffer(backend: WebGPUBackendLike, encoder: GPUCommandEncoder, src: GPUBuffer, shape: number[]): { dataId: object; shape: number[]; dtype: string } {
   const info = backend.makeTensorInfo(shape, 'float32');
   backend.uploadToGPU(info.dataId);
   const dst = backend.tensorMap.get(info.dataId)!.resource as GPUBuffer;
   const size = shape.reduce((a, b) => a * b, 1);
   copyFloats(encoder, src, dst, size);
   backend.commandQueueOwnedIds.add(info.dataId);
-  return engine.makeTensorFromTensorInfo(info, backend) as T;
+  return info;
+}
+
+/** The same as a tracked TF.js Tensor (for code outside a kernel: a layer's call, a gradient). */
+export function tensorFromBuffer<T>(engine: EngineLike, backend: WebGPUBackendLike, encoder: GPUCommandEncoder, src: GPUBuffer, shape: number[]): T {
+  return engine.makeTensorFromTensorInfo(infoFromBuffer(backend, encoder, src, shape), backend) as T;
 }

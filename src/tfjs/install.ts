@@ -3,6 +3,7 @@
 // and hands every other call to the original, and restore() puts the original back.
 import { asWebGPUBackend, flush } from './backend.js';
 import { acceleratedCall, KernelCache, planCall, type AdapterStats, type BatchNormLayerLike, type CoreLike } from './layer.js';
+import { BatchNormOpKernel, type KernelRegistryLike } from './op.js';
 
 /**
  * What useWebGPUBatchNorm needs from TF.js: the `@tensorflow/tfjs` namespace, or,
@@ -13,7 +14,11 @@ import { acceleratedCall, KernelCache, planCall, type AdapterStats, type BatchNo
 export type TfjsModules = { engine: unknown; tidy: unknown; customGrad: unknown; layers: unknown } | { core: unknown; layers: unknown };
 
 export interface UseWebGPUBatchNormOptions {
-  /** Called for each layer call handed to the stock TF.js implementation on a WebGPU-capable backend, with the reason. */
+  /**
+   * Called for each layer call handed to the stock TF.js implementation on a
+   * WebGPU-capable backend, with the reason; and for each such tf.batchNorm call,
+   * with the name 'tf.batchNorm'.
+   */
   onFallback?: (layerName: string, reason: string) => void;
 }
 
@@ -22,9 +27,15 @@ export interface WebGPUBatchNormHandle {
   readonly active: boolean;
   /** What ran where since the call (forward and backward on our kernels, fallbacks and why). */
   readonly stats: Readonly<AdapterStats>;
-  /** How many of our BatchNorm kernels are alive (one per layer, mode and input shape). */
+  /** How many of our BatchNorm kernels are alive (one per layer, mode and input shape; for tf.batchNorm, one per shape, eps and affine combination, at most 16). */
   readonly kernels: number;
-  /** Puts TF.js's own BatchNormalization back and destroys our kernels' buffers. Calling it again does nothing. */
+  /**
+   * Whether tf.batchNorm (kernel FusedBatchNorm) on the webgpu backend runs on our
+   * kernel: false until the webgpu backend's module has registered its kernels
+   * (checked again on each BatchNormalization call), and after restore().
+   */
+  readonly batchNormOp: boolean;
+  /** Puts TF.js's own BatchNormalization and FusedBatchNorm kernel back and destroys our kernels' buffers. Calling it again does nothing. */
   restore(): void;
 }
 
@@ -32,7 +43,7 @@ interface LayerClass {
   prototype: { call(inputs: unknown, kwargs: Record<string, unknown>): unknown; dispose(): unknown };
 }
 
-interface Core extends CoreLike {
+interface Core extends CoreLike, Partial<Omit<KernelRegistryLike, 'env'>> {
   backend(): unknown;
   getBackend(): string | null;
   env?(): { getBool(flag: string): boolean };
@@ -91,9 +102,14 @@ export function useWebGPUBatchNorm(tf: TfjsModules, options: UseWebGPUBatchNormO
   const original = proto.call;
   // Only a backend already chosen: looking at core.backend() before that would initialize one.
   const cache = new KernelCache(() => flush(core.getBackend() ? asWebGPUBackend(core.backend()) : null));
-  const stats: AdapterStats = { forward: 0, backward: 0, replays: 0, fallback: 0, lastFallback: null };
+  const stats: AdapterStats = { forward: 0, backward: 0, replays: 0, fallback: 0, lastFallback: null, ops: 0, opFallback: 0, lastOpFallback: null };
   const adapter = { core, cache, stats };
   let active = true;
+  const registry = typeof core.getKernel === 'function' && typeof core.registerKernel === 'function' && typeof core.unregisterKernel === 'function'
+    ? (core as unknown as KernelRegistryLike)
+    : null;
+  const op = registry ? new BatchNormOpKernel(registry, cache, stats, (reason) => options.onFallback?.('tf.batchNorm', reason)) : null;
+  op?.install();
 
   const fallback = (layer: BatchNormLayerLike, reason: string) => {
     stats.fallback++;
@@ -102,6 +118,7 @@ export function useWebGPUBatchNorm(tf: TfjsModules, options: UseWebGPUBatchNormO
   };
 
   function call(this: BatchNormLayerLike, inputs: unknown, kwargs: Record<string, unknown>): unknown {
+    op?.install(); // the webgpu backend's kernels may have been registered since
     const backend = asWebGPUBackend(core.backend());
     if (!backend) return original.call(this, inputs, kwargs); // cpu, wasm, webgl: nothing changes
     if (core.env?.().getBool('WEBGPU_ENGINE_COMPILE_ONLY')) {
@@ -135,6 +152,9 @@ export function useWebGPUBatchNorm(tf: TfjsModules, options: UseWebGPUBatchNormO
     get kernels() {
       return cache.size;
     },
+    get batchNormOp() {
+      return op?.installed ?? false;
+    },
     restore() {
       if (!active) return;
       active = false;
@@ -143,6 +163,7 @@ export function useWebGPUBatchNorm(tf: TfjsModules, options: UseWebGPUBatchNormO
         if (ownDispose) proto.dispose = originalDispose;
         else delete (proto as Partial<LayerClass['prototype']>).dispose;
       }
+      op?.uninstall();
       cache.clear();
       installed.delete(layerClass);
     },

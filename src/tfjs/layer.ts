@@ -63,6 +63,12 @@ export interface AdapterStats {
   fallback: number;
   /** Why the last fallback happened. */
   lastFallback: string | null;
+  /** tf.batchNorm calls (kernel FusedBatchNorm) computed by our kernels on the webgpu backend. */
+  ops: number;
+  /** tf.batchNorm calls on the webgpu backend handed to the stock kernel (parameters not of shape [C], say). */
+  opFallback: number;
+  /** Why the last of those happened. */
+  lastOpFallback: string | null;
 }
 
 export class AdapterError extends Error {
@@ -130,7 +136,8 @@ export class KernelCache {
   private readonly byLayer = new WeakMap<object, Map<string, BatchNorm>>();
   private readonly all = new Set<BatchNorm>();
 
-  get(layer: BatchNormLayerLike, key: string, device: GPUDevice, make: () => BatchNorm): BatchNorm {
+  /** `layer`: a BatchNormalization layer, or any owner object with the epsilon and (Keras) momentum its kernels are made with. */
+  get(layer: Pick<BatchNormLayerLike, 'epsilon' | 'momentum'>, key: string, device: GPUDevice, make: () => BatchNorm): BatchNorm {
     let map = this.byLayer.get(layer);
     if (!map) this.byLayer.set(layer, (map = new Map()));
     let bn = map.get(key);
@@ -151,6 +158,17 @@ export class KernelCache {
 
   get size(): number {
     return this.all.size;
+  }
+
+  /** Destroys one kernel of an owner (evicted from a bounded set). */
+  releaseKey(layer: object, key: string): void {
+    const map = this.byLayer.get(layer);
+    const bn = map?.get(key);
+    if (!map || !bn) return;
+    map.delete(key);
+    this.all.delete(bn);
+    this.flush();
+    bn.destroy();
   }
 
   /** Destroys a layer's kernels (when the layer is disposed). */
@@ -186,6 +204,41 @@ function runningBuffers(bn: BatchNorm): { runningMean: GPUBuffer; runningVar: GP
   return { runningMean: state.runningMean, runningVar: state.runningVar };
 }
 
+/** The tensors a forward reads: x, and the values copied into the BatchNorm's own buffers first (null: left as they are). */
+export interface ForwardInputs {
+  x: Tensor;
+  gamma: Tensor | null;
+  beta: Tensor | null;
+  mean: Tensor | null;
+  variance: Tensor | null;
+}
+
+/**
+ * Records, in TF.js's pending encoder, copies of gamma, beta and (when both are
+ * given) the running mean and variance from their tensors' buffers into bn's
+ * (16·C bytes, no readback), then bn's forward over x viewed as `shape`. Returns
+ * bn's y buffer (overwritten by its next forward: copy it out in the same encoder).
+ * Throws, naming `what`, when a tensor is not in a GPU storage buffer.
+ */
+export function recordForward(backend: WebGPUBackendLike, bn: BatchNorm, c: number, shape: number[], inputs: ForwardInputs, what: string): GPUBuffer {
+  const list = [inputs.x, inputs.gamma, inputs.beta, inputs.mean, inputs.variance];
+  const buffers = list.map((t) => (t ? bufferOf(backend, t) : null));
+  list.forEach((t, i) => {
+    if (t && !buffers[i]) throw new Error(`webgpu-batchnorm/tfjs: ${what}: tensor ${i} is not in a GPU storage buffer`);
+  });
+  const encoder = recordingEncoder(backend, list.filter((t): t is Tensor => t !== null));
+  const [xb, gb, bb, mb, vb] = buffers;
+  const p = bn.parameters;
+  if (gb) copyFloats(encoder, gb, p!.gamma, c);
+  if (bb) copyFloats(encoder, bb, p!.beta, c);
+  if (mb && vb) {
+    const r = runningBuffers(bn);
+    copyFloats(encoder, mb, r.runningMean, c);
+    copyFloats(encoder, vb, r.runningVar, c);
+  }
+  return bn.forward(xb!, shape, encoder);
+}
+
 let nextToken = 1;
 /** Which forward each BatchNorm ran last, so a backward knows whether its forward is still the current one. */
 const lastForward = new WeakMap<BatchNorm, number>();
@@ -217,22 +270,7 @@ export function acceleratedCall(adapter: Adapter, backend: WebGPUBackendLike, la
 
   /** Copies gamma, beta and (when kept) the running statistics into bn, then records its forward over x. */
   const runForward = (bn: BatchNorm, x: Tensor, gamma: Tensor | null, beta: Tensor | null, mean: Tensor | null, variance: Tensor | null): GPUBuffer => {
-    const inputs = [x, gamma, beta, mean, variance];
-    const buffers = inputs.map((t) => (t ? bufferOf(backend, t) : null));
-    inputs.forEach((t, i) => {
-      if (t && !buffers[i]) throw new Error(`webgpu-batchnorm/tfjs: layer ${layer.name}: tensor ${i} is not in a GPU storage buffer`);
-    });
-    const encoder = recordingEncoder(backend, inputs.filter((t): t is Tensor => t !== null));
-    const [xb, gb, bb, mb, vb] = buffers;
-    const p = bn.parameters!;
-    if (gb) copyFloats(encoder, gb, p.gamma, c);
-    if (bb) copyFloats(encoder, bb, p.beta, c);
-    if (mb && vb) {
-      const r = runningBuffers(bn);
-      copyFloats(encoder, mb, r.runningMean, c);
-      copyFloats(encoder, vb, r.runningVar, c);
-    }
-    const y = bn.forward(xb!, bnShape, encoder);
+    const y = recordForward(backend, bn, c, bnShape, { x, gamma, beta, mean, variance }, `layer ${layer.name}`);
     lastForward.set(bn, nextToken++);
     return y;
   };

@@ -9,8 +9,10 @@ import { useWebGPUBatchNorm, type WebGPUBatchNormHandle } from 'webgpu-batchnorm
 import { check, expectClose } from '../../support/compare.js';
 import { normal } from '../../support/data.js';
 
-/** Relative L2 tolerance between stock TF.js and ours after a few training steps. */
+/** Relative L2 tolerance between stock TF.js and ours after training (up to 20 steps). */
 const TOL = 1e-4;
+/** Training steps of the parity tests (model.fit with SGD, optimizer.minimize with Adam). */
+const STEPS = 20;
 
 /** The packages the page imports, for the harness to pre-bundle. */
 export const TFJS_ADAPTER_PACKAGES = [
@@ -154,7 +156,7 @@ function mlpData(seed: number, n = 8) {
 export async function mlpSgdFit(): Promise<string> {
   await webgpu();
   const { x, y } = mlpData(10);
-  const { stock, ours } = await stockVsOurs('MLP, SGD fit', mlp(), x, y, fitSgd(6));
+  const { stock, ours } = await stockVsOurs('MLP, SGD fit', mlp(), x, y, fitSgd(STEPS));
   tf.dispose([x, y]);
   return `loss ${stock.losses[0].toFixed(4)} → ${stock.losses.at(-1)!.toFixed(4)} (ours ${ours.losses.at(-1)!.toFixed(4)})`;
 }
@@ -162,7 +164,7 @@ export async function mlpSgdFit(): Promise<string> {
 export async function mlpAdamMinimize(): Promise<string> {
   await webgpu();
   const { x, y } = mlpData(20);
-  const { stock, ours } = await stockVsOurs('MLP, Adam minimize', mlp({ epsilon: 1e-3, momentum: 0.8 }, false), x, y, minimizeAdam(6));
+  const { stock, ours } = await stockVsOurs('MLP, Adam minimize', mlp({ epsilon: 1e-3, momentum: 0.8 }, false), x, y, minimizeAdam(STEPS));
   tf.dispose([x, y]);
   return `loss ${stock.losses[0].toFixed(4)} → ${stock.losses.at(-1)!.toFixed(4)} (ours ${ours.losses.at(-1)!.toFixed(4)})`;
 }
@@ -182,7 +184,7 @@ export async function cnnSgdFit(): Promise<string> {
         tfl.layers.dense({ units: 3, activation: 'softmax' }),
       ],
     });
-  const { stock } = await stockVsOurs('CNN, SGD fit', build, x, labels, fitSgd(4, 'categoricalCrossentropy'));
+  const { stock } = await stockVsOurs('CNN, SGD fit', build, x, labels, fitSgd(STEPS, 'categoricalCrossentropy'));
   tf.dispose([x, labels]);
   return `loss ${stock.losses[0].toFixed(4)} → ${stock.losses.at(-1)!.toFixed(4)}`;
 }
@@ -208,7 +210,7 @@ export async function axis1Ncl(): Promise<string> {
         ...head(),
       ],
     });
-  for (const fit of [fitSgd(5), minimizeAdam(5)]) {
+  for (const fit of [fitSgd(STEPS), minimizeAdam(STEPS)]) {
     const s = await train(stock, x, y, 3, fit, false);
     const o = await train(ours, x, y, 3, fit, true);
     compareRuns('axis 1 [N, C, L]', o, s);
@@ -537,4 +539,140 @@ export async function loadedModelAndFallbacks(): Promise<string> {
     handle.restore();
     if (tf.getBackend() !== 'webgpu') await tf.setBackend('webgpu');
   }
+}
+
+/** Max |a − b| over max(1, max |b|): tf.batchNorm's outputs, ours against stock. */
+function maxError(a: Float32Array, b: Float32Array): number {
+  check(a.length === b.length, `${a.length} values, expected ${b.length}`);
+  let err = 0, norm = 1;
+  for (let i = 0; i < a.length; i++) {
+    check(Number.isFinite(a[i]), `non-finite value at ${i}`);
+    err = Math.max(err, Math.abs(a[i] - b[i]));
+    norm = Math.max(norm, Math.abs(b[i]));
+  }
+  return err / norm;
+}
+
+interface OpCase {
+  shape: number[];
+  scale: boolean;
+  offset: boolean;
+  eps?: number;
+  /** Parameters of this shape instead of [C] (the stock kernel's case). */
+  paramShape?: number[];
+}
+
+const OP_CASES: OpCase[] = [
+  { shape: [7], scale: true, offset: true },
+  { shape: [5, 6], scale: true, offset: true, eps: 1e-5 },
+  { shape: [3, 4, 5], scale: false, offset: true },
+  { shape: [2, 5, 5, 8], scale: true, offset: false, eps: 0.01 },
+  { shape: [2, 5, 5, 8], scale: false, offset: false },
+  { shape: [64, 16, 16, 16], scale: true, offset: true },
+  { shape: [2, 3, 2, 3, 4], scale: true, offset: true },
+  { shape: [2, 3, 4], scale: true, offset: true, paramShape: [1, 1, 4] },
+];
+
+/** Stock tf.batchNorm's gradient fails without scale or offset (see centerScaleFalse) and on rank 5 (its tile). */
+const hasGradient = (c: OpCase) => c.scale && c.offset && c.shape.length <= 4;
+
+/** tf.batchNorm on every OP_CASES case: outputs, and the gradient for x, scale and offset. */
+function opOutputs(c: OpCase, seed: number): Promise<Float32Array[]> {
+  const outs = tf.tidy(() => {
+    const ch = c.shape.at(-1)!;
+    const pshape = c.paramShape ?? [ch];
+    const x = tf.tensor(normal(c.shape.reduce((a, b) => a * b, 1), seed, 1, 2), c.shape);
+    const mean = tf.tensor(normal(ch, seed + 1, 1, 0.5), pshape);
+    const variance = tf.tensor(normal(ch, seed + 2).map((v) => 0.5 + v * v), pshape);
+    const scale = c.scale ? tf.tensor(normal(ch, seed + 3, 1, 0.3), pshape) : undefined;
+    const offset = c.offset ? tf.tensor(normal(ch, seed + 4, 0, 0.5), pshape) : undefined;
+    const y = tf.batchNorm(x, mean, variance, offset, scale, c.eps);
+    const dy = tf.tensor(normal(y.size, seed + 5), y.shape);
+    if (!hasGradient(c)) return [y];
+    const f = (a: Tf.Tensor) => tf.sum(tf.mul(dy, tf.batchNorm(a, mean, variance, offset, scale, c.eps)));
+    const dx = tf.grad(f)(x);
+    return [y, dx];
+  });
+  return Promise.all(outs.map(async (t) => {
+    const d = (await t.data()) as Float32Array;
+    t.dispose();
+    return d;
+  }));
+}
+
+/** tf.batchNorm (kernel FusedBatchNorm) on our eval kernels: equal to stock within 1e-5 on ranks 1–5, with and without scale and offset; other parameter shapes fall back. */
+export async function batchNormOp(): Promise<string> {
+  await webgpu();
+  const stock = [];
+  for (const [i, c] of OP_CASES.entries()) stock.push(await opOutputs(c, 200 + 10 * i));
+  const reasons: string[] = [];
+  const handle = useWebGPUBatchNorm(modules(), { onFallback: (name, reason) => reasons.push(`${name}: ${reason}`) });
+  try {
+    check(handle.batchNormOp, 'tf.batchNorm not on our kernel');
+    const errors: string[] = [];
+    for (const [i, c] of OP_CASES.entries()) {
+      const before = handle.stats.ops;
+      const ours = await opOutputs(c, 200 + 10 * i);
+      const err = maxError(ours[0], stock[i][0]);
+      check(err <= 1e-5, `[${c.shape}] scale ${c.scale} offset ${c.offset}: y differs from stock by ${err}`);
+      const withGrad = hasGradient(c);
+      if (withGrad) {
+        const gradErr = maxError(ours[1], stock[i][1]);
+        check(gradErr <= 1e-5, `[${c.shape}]: dx differs from stock by ${gradErr}`);
+      }
+      const expected = c.paramShape ? 0 : withGrad ? 2 : 1; // the forward, and the one inside tf.grad
+      check(handle.stats.ops - before === expected, `[${c.shape}]: ${handle.stats.ops - before} calls on our kernel, expected ${expected} (${JSON.stringify(handle.stats)})`);
+      errors.push(`[${c.shape}]${c.paramShape ? ' (fallback)' : ''} ${err.toExponential(1)}`);
+    }
+    check(handle.stats.opFallback === 2 && /tf.batchNorm: mean of shape \[1,1,4\]/.test(reasons.join()), `fallbacks: ${reasons}`);
+    check(handle.stats.forward === 0 && handle.stats.fallback === 0, `layer stats ${JSON.stringify(handle.stats)}`);
+    const kernels = handle.kernels;
+    check(kernels === OP_CASES.length - 1, `kernels ${kernels}`); // one per case (other scale/offset flags: another kernel) but the fallback
+    return `max error ${errors.join(', ')}; ${handle.stats.ops} calls on ours`;
+  } finally {
+    handle.restore();
+  }
+}
+
+/** restore() puts the stock FusedBatchNorm kernel back; installing before the webgpu backend's kernels exist picks them up later. */
+export async function batchNormOpRestore(): Promise<string> {
+  await webgpu();
+  const stockKernel = tf.getKernel('FusedBatchNorm', 'webgpu');
+  check(stockKernel, 'no stock FusedBatchNorm kernel');
+  const handle = useWebGPUBatchNorm(modules());
+  check(tf.getKernel('FusedBatchNorm', 'webgpu') !== stockKernel, 'our kernel is not registered');
+  check(tf.getKernel('FusedBatchNorm', 'cpu') !== undefined, 'the cpu kernel was touched');
+  const x = tf.tensor(normal(24, 300), [2, 3, 4]);
+  const p = tf.ones([4]);
+  tf.dispose(tf.batchNorm(x, p, p, p, p));
+  check(handle.stats.ops === 1 && handle.kernels === 1, JSON.stringify(handle.stats));
+  // A model's inference (stock layer after restore, through tf.batchNorm) and the cpu backend
+  await tf.setBackend('cpu');
+  tf.dispose(tf.batchNorm(tf.tensor(normal(24, 300), [2, 3, 4]), [0, 0, 0, 0], [1, 1, 1, 1]));
+  await tf.setBackend('webgpu');
+  check(handle.stats.ops === 1, `cpu ran on ours: ${JSON.stringify(handle.stats)}`);
+  handle.restore();
+  check(tf.getKernel('FusedBatchNorm', 'webgpu') === stockKernel, 'restore() did not put the stock kernel back');
+  const after = { op: handle.batchNormOp as boolean, kernels: handle.kernels as number }; // read anew (getters)
+  check(!after.op && after.kernels === 0, `after restore(): ${JSON.stringify(after)}`);
+  tf.dispose(tf.batchNorm(x, p, p, p, p));
+  check(handle.stats.ops === 1, 'our kernel ran after restore()');
+  // Installed while the webgpu kernels are not registered (simulated): the layer's first call installs it.
+  tf.unregisterKernel('FusedBatchNorm', 'webgpu');
+  const late = useWebGPUBatchNorm(modules());
+  try {
+    check(!late.batchNormOp, 'installed without a stock kernel');
+    tf.registerKernel(stockKernel);
+    const layer = tfl.layers.batchNormalization({});
+    tf.dispose(tf.tidy(() => layer.apply(x) as Tf.Tensor));
+    layer.dispose();
+    check(late.batchNormOp, 'not installed on the layer call');
+    tf.dispose(tf.batchNorm(x, p, p, p, p));
+    check(late.stats.ops === 1, JSON.stringify(late.stats));
+  } finally {
+    late.restore();
+  }
+  check(tf.getKernel('FusedBatchNorm', 'webgpu') === stockKernel, 'not restored');
+  tf.dispose([x, p]);
+  return 'ok';
 }
