@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalView, LAYOUTS, type Layout } from '../src/batchnorm/layout.js';
 import { CPU_TUNING, GPU_TUNING, MAX_PARTIALS_PER_FEATURE, partition, type Tuning } from '../src/batchnorm/partition.js';
+import { PARTIAL_SECTIONS } from '../src/batchnorm/stages.js';
 import { dispatchSize } from '../src/gpu/dispatch.js';
 import { rng } from '../support/data.js';
 
@@ -68,7 +69,7 @@ describe.each(TUNINGS)('partition with tuning %j', (tuning) => {
     const perFeature = f.partialChunks * f.slotRepeat * f.slotInner;
     expect(perFeature).toBeLessThanOrEqual(Math.max(MAX_PARTIALS_PER_FEATURE, f.slotRepeat * f.slotInner));
     expect(f.slotsPerChunk).toBe(p.reduce === 'periodic' ? f.repeat * f.period : view.features);
-    expect(p.partialFloats).toBe(3 * f.partialChunks * f.slotsPerChunk);
+    expect(p.partialFloats).toBe(PARTIAL_SECTIONS * f.partialChunks * f.slotsPerChunk);
     if (view.inner === 1) expect([p.reduce, p.apply]).toEqual(['periodic', 'periodic']);
     if (!p.aligned) expect(p.apply).toBe('periodic');
   });
