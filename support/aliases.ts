@@ -1,8 +1,24 @@
 // The package's own names resolve to its sources, so that bench/, demo/ and
 // examples/ import it exactly as a user's code does.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const source = (file: string) => fileURLToPath(new URL(`../src/${file}`, import.meta.url));
+/**
+ * The project root: the nearest folder above this file with a package.json. Not a
+ * fixed '../' from here: this module is also bundled into bench/dist/chrome.js.
+ */
+function root(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+const source = (file: string) => join(root(), 'src', file);
 
 export const packageAliases = [
   { find: /^webgpu-batchnorm$/, replacement: source('index.ts') },
