@@ -5,8 +5,22 @@ import { benchEntries } from './entries.js';
 import type { Tuning } from 'webgpu-batchnorm';
 import { runSuite, type SuiteOptions } from './suite.js';
 import { tfjsPeer } from './tfjs-peer.js';
+import { adapterName } from 'webgpu-batchnorm';
+import { CNN_GROUP, cnnSelected, runCnnRows } from './tfjs-cnn-entries.js';
 import type { SuiteResult } from './types.js';
 
-export function run({ device, log }: PageContext, options: SuiteOptions, tuning: Partial<Tuning>, withPeer: boolean): Promise<SuiteResult> {
-  return runSuite(device, benchEntries(tuning), withPeer ? tfjsPeer : undefined, log, options);
+export async function run({ device, log }: PageContext, options: SuiteOptions, tuning: Partial<Tuning>, withPeer: boolean): Promise<SuiteResult> {
+  const entries = benchEntries(tuning);
+  const cnnOps = withPeer ? cnnSelected(options.only) : [];
+  const suiteRows = !options.only?.length || entries.some((e) => options.only!.some((o) => `${e.group} ${e.op}`.toLowerCase().includes(o.toLowerCase())));
+  const result: SuiteResult =
+    suiteRows || !cnnOps.length
+      ? await runSuite(device, entries, withPeer ? tfjsPeer : undefined, log, options)
+      : { adapter: adapterName(device), peer: tfjsPeer.name, floors: [], rows: [] };
+  // The TF.js CNN (tf.layers, stock batch norm vs useWebGPUBatchNorm), last: bench/tfjs-cnn-entries.ts.
+  if (cnnOps.length) {
+    log(`${CNN_GROUP}: ${cnnOps.join(', ')}`);
+    result.cnn = await runCnnRows(cnnOps, log);
+  }
+  return result;
 }

@@ -6,6 +6,7 @@ import { basename, join } from 'node:path';
 import { svgChart } from './chart.js';
 import { markdownTable, skippedNotes, textTable } from './format.js';
 import type { SuiteResult } from './types.js';
+import { cnnLine, cnnMarkdown } from './tfjs-cnn-entries.js';
 
 export interface BenchReport extends SuiteResult {
   /** Where it ran, e.g. "Chrome/156.0.8078.79 (headless)" or "Node v20.20.2, Dawn (npm webgpu)". */
@@ -54,14 +55,14 @@ export function markdownReport(report: BenchReport, chartFile: string): string {
     '',
     `${report.runtime}; ${report.date}; \`${report.command}\`; load average ${report.machine.loadBefore.toFixed(1)} before and ${report.machine.loadAfter.toFixed(1)} after on ${report.machine.cpus} cores.`,
     '',
-    markdownTable(report.rows, report.peer),
-    '',
-    ...DEFINITIONS.map((d) => `- ${d}`),
-    `- Copy bandwidth (the floor): ${floors.join('; ')}.`,
+    ...(report.rows.length
+      ? [markdownTable(report.rows, report.peer), '', ...DEFINITIONS.map((d) => `- ${d}`), `- Copy bandwidth (the floor): ${floors.join('; ')}.`]
+      : ['(only the TF.js CNN rows were run)']),
     ...(summaries.length ? ['', 'Notes on rows:', '', ...summaries] : []),
     ...(skipped.length ? ['', `${report.peer ?? 'Peer'} rows without a time:`, '', ...skipped.map((s) => `- ${s}`)] : []),
     '',
-    `![chart](${chartFile})`,
+    ...cnnMarkdown(report.cnn ?? []),
+    ...(report.rows.length ? [`![chart](${chartFile})`] : []),
     '',
   ].join('\n');
 }
@@ -72,9 +73,10 @@ export async function writeReport(result: SuiteResult, run: RunInfo, print: (lin
   const report: BenchReport = { ...result, runtime: run.runtime, date: new Date().toISOString(), command: run.command, machine };
   print('');
   print(`${report.adapter} · ${report.runtime}`);
-  print(textTable(report.rows, report.peer));
+  if (report.rows.length) print(textTable(report.rows, report.peer));
   for (const note of skippedNotes(report.rows)) print(`  ${note}`);
   for (const row of report.rows) if (row.summary) print(`  ${row.group} ${row.op}: ${row.summary}`);
+  for (const row of report.cnn ?? []) print(cnnLine(row));
   // The load average after a run is mostly the run itself (SwiftShader keeps every core
   // busy); the one before tells whether something else was competing for the machine.
   if (machine.loadBefore > machine.cpus / 2) {
@@ -86,8 +88,9 @@ export async function writeReport(result: SuiteResult, run: RunInfo, print: (lin
   const files: [string, string][] = [
     [`${base}.json`, `${JSON.stringify(report, null, 2)}\n`],
     [`${base}.md`, markdownReport(report, `${basename(base)}.svg`)],
-    [`${base}.svg`, svgChart(report.rows, `Batch norm on ${report.adapter} (${report.runtime})`, report.peer)],
   ];
+  // (a run of only the TF.js CNN rows has no batch-norm rows to chart)
+  if (report.rows.length) files.push([`${base}.svg`, svgChart(report.rows, `Batch norm on ${report.adapter} (${report.runtime})`, report.peer)]);
   for (const [path, text] of files) await writeFile(path, text);
   print('');
   for (const [path] of files) print(`wrote ${path}`);

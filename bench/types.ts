@@ -158,4 +158,6 @@ export interface SuiteResult {
   peer: string | null;
   floors: FloorMeasure[];
   rows: BenchRow[];
+  /** The TF.js CNN rows (bench/tfjs-cnn-entries.ts), in Chrome with the peer. */
+  cnn?: import('./tfjs-cnn-entries.js').CnnRow[];
 }
