@@ -1,11 +1,12 @@
 // The elementwise pass, last stage of both directions:
-//   forward:  y  = (x - K) * SCALE + SHIFT
+//   forward:  y  = (x - K) * SCALE + (SHIFT + beta)
 //   backward: dx = dy * GRAD_DY + (x - K) * GRAD_X + GRAD_SHIFT
 // with per-feature constants from bn-finalize or bn-grad-finalize. Subtracting K
 // (a value of the feature) before scaling keeps the result exact far from zero.
 
 @group(0) @binding(5) var<storage, read> feature: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out4: array<vec4f>;
+@group(0) @binding(7) var<storage, read> beta: array<f32>;
 
 override GRAD: bool = false;
 
@@ -25,7 +26,8 @@ fn coefficients(f: vec4u) -> Coefficients {
   if (GRAD) {
     return Coefficients(gatherSection(PIVOT, f), gatherSection(GRAD_DY, f), gatherSection(GRAD_X, f), gatherSection(GRAD_SHIFT, f));
   }
-  return Coefficients(gatherSection(PIVOT, f), vec4f(0.0), gatherSection(SCALE, f), gatherSection(SHIFT, f));
+  let b = vec4f(beta[f.x], beta[f.y], beta[f.z], beta[f.w]);
+  return Coefficients(gatherSection(PIVOT, f), vec4f(0.0), gatherSection(SCALE, f), gatherSection(SHIFT, f) + b);
 }
 
 fn transform(k: Coefficients, x: vec4f, dy: vec4f) -> vec4f {

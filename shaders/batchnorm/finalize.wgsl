@@ -1,7 +1,8 @@
 // Stage 2 of a forward pass, one thread per feature: the per-feature constants.
 // From batch statistics (merging bn-stats' partials) or from the running ones, it
 // writes K, mean - K, invstd and the fused scale and shift that bn-apply uses:
-//   y = (x - K) * scale + shift,  scale = gamma * invstd,  shift = beta - (mean - K) * scale.
+//   y = (x - K) * scale + shift + beta,  scale = gamma * invstd,  shift = -(mean - K) * scale
+// (bn-apply adds beta, so that this stage stays within 8 storage bindings).
 // Keeping the mean as K + (mean - K) keeps y exact for data far from zero, where
 // an f32 mean alone would be off by half an ulp of the offset.
 
@@ -9,14 +10,21 @@
 @group(0) @binding(2) var<storage, read> partials: array<f32>;
 @group(0) @binding(3) var<storage, read_write> feature: array<f32>;
 @group(0) @binding(4) var<storage, read> gamma: array<f32>;
-@group(0) @binding(5) var<storage, read> beta: array<f32>;
 @group(0) @binding(6) var<storage, read_write> runningMean: array<f32>;
 @group(0) @binding(7) var<storage, read_write> runningVar: array<f32>;
 @group(0) @binding(8) var<storage, read_write> batches: array<u32>;
+// Split statistics (data-parallel): four sections of C floats, count, mean, the part
+// of the mean its f32 rounding misses (mean + meanLow is the mean to twice f32
+// precision, so y stays exact far from zero), and M2. Written by SHARD, read by GIVEN.
+@group(0) @binding(9) var<storage, read_write> shard: array<f32>;
 
 const BATCH = 0u;           // normalize with batch statistics
 const BATCH_AND_RUNNING = 1u; // ... and fold them into the running statistics
 const RUNNING = 2u;         // normalize with the running statistics (eval)
+const SHARD = 3u;           // write this batch's statistics to `shard`, nothing else
+const GIVEN = 4u;           // normalize with the statistics in `shard`
+const GIVEN_AND_RUNNING = 5u; // ... and fold them into the running statistics
+const TICK = 6u;            // count a batch (before GIVEN_AND_RUNNING, which has no stats pass to do it)
 override MODE: u32 = BATCH;
 
 // Partials of feature f, merged pairwise in a fixed order (deterministic): the
@@ -73,7 +81,15 @@ fn setFeature(section: u32, f: u32, value: f32) {
 fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
             @builtin(local_invocation_index) lid: u32) {
   let f = threadIndex(wid, nwg, lid);
-  if (MODE == BATCH_AND_RUNNING && f == 0u) {
+  if (MODE == TICK) {
+    if (f == 0u) {
+      let n = batches[0];
+      batches[1] = select(n + 1u, n, n == 0xffffffffu);   // saturates, as bn-stats counts
+    }
+    return;
+  }
+  let running = MODE == BATCH_AND_RUNNING || MODE == GIVEN_AND_RUNNING;
+  if (running && f == 0u) {
     batches[0] = batches[1];
   }
   if (f >= params.features) { return; }
@@ -82,11 +98,20 @@ fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   var meanDelta: f32;
   var mean: f32;
   var variance: f32;
+  var count = params.count;
   if (MODE == RUNNING) {
     pivot = runningMean[f];
     meanDelta = 0.0;
     mean = pivot;
     variance = runningVar[f];
+  } else if (MODE == GIVEN || MODE == GIVEN_AND_RUNNING) {
+    let c = params.features;
+    count = shard[f];
+    pivot = shard[c + f];          // the f32 mean: K, so that meanDelta carries what it misses
+    meanDelta = shard[2u * c + f];
+    mean = pivot;
+    let biased = shard[3u * c + f] / count;
+    variance = select(biased, 0.0, biased < 0.0);
   } else {
     let m = mergePartials(f);
     pivot = x1[f * params.inner];
@@ -102,6 +127,19 @@ fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
     mean = select(pivot + meanDelta, plainMean, plain);
     let biased = m.m2.x / params.count;
     variance = select(biased, 0.0, biased < 0.0);   // rounding can leave a tiny negative; NaN stays NaN
+    if (MODE == SHARD) {
+      // The plain mean is accurate to itself; K + (mean - K) gets its rounding error back
+      // by Knuth's two-sum, so that mean + meanLow holds it to twice f32 precision.
+      let sum = pivot + meanDelta;
+      let fromDelta = sum - pivot;
+      let low = (pivot - (sum - fromDelta)) + (meanDelta - fromDelta);
+      let c = params.features;
+      shard[f] = params.count;
+      shard[c + f] = mean;
+      shard[2u * c + f] = select(low, 0.0, plain);
+      shard[3u * c + f] = m.m2.x;
+      return;
+    }
   }
   let invstd = inverseStd(variance);
   let scale = gamma[f] * invstd;
@@ -110,13 +148,13 @@ fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   setFeature(MEAN, f, mean);
   setFeature(INVSTD, f, invstd);
   setFeature(SCALE, f, scale);
-  // eval: mean - K is 0 exactly, and an infinite scale must not turn beta into NaN
-  setFeature(SHIFT, f, select(beta[f] - meanDelta * scale, beta[f], MODE == RUNNING));
+  // eval: mean - K is 0 exactly, and an infinite scale must not give 0 * Inf = NaN
+  setFeature(SHIFT, f, select(-meanDelta * scale, 0.0, MODE == RUNNING));
 
-  if (MODE == BATCH_AND_RUNNING) {
-    // momentum null: cumulative average, factor 1 / numBatchesTracked (counted by bn-stats)
+  if (running) {
+    // momentum null: cumulative average, factor 1 / numBatchesTracked (counted by bn-stats or TICK)
     let factor = select(params.momentum, 1.0 / f32(batches[1]), params.cumulative != 0u);
-    let correction = select(1.0, params.count / (params.count - 1.0), params.unbiased != 0u);
+    let correction = select(1.0, count / (count - 1.0), params.unbiased != 0u);
     runningMean[f] = (1.0 - factor) * runningMean[f] + factor * mean;
     runningVar[f] = (1.0 - factor) * runningVar[f] + factor * variance * correction;
   }

@@ -2,7 +2,7 @@
 // partials into dbeta = sum(dy) and dgamma = invstd * sum(dy * (x - mean)), and
 // writes the constants of bn-apply's dx = dy * GRAD_DY + (x - K) * GRAD_X + GRAD_SHIFT.
 // With batch statistics, dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat)):
-//   GRAD_DY = gamma * invstd,  GRAD_X = -GRAD_DY * invstd^2 * sum(dy * (x - mean)) / m,
+//   GRAD_DY = gamma * invstd,  GRAD_X = -GRAD_DY * invstd * sum(dy * xhat) / m,
 //   GRAD_SHIFT = -(mean - K) * GRAD_X - GRAD_DY * sum(dy) / m.
 // With running statistics (eval) the statistics are constants: dx = dy * gamma * invstd.
 
@@ -11,18 +11,21 @@
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
 @group(0) @binding(4) var<storage, read_write> gradGamma: array<f32>;
 @group(0) @binding(5) var<storage, read_write> gradBeta: array<f32>;
+// Split gradient sums (data-parallel): three sections of C floats, count, sum(dy) and
+// sum(dy * xhat). Written by SUMS, read by GIVEN_SUMS in place of the partials.
+@group(0) @binding(6) var<storage, read_write> shard: array<f32>;
+const SUM_SECTIONS = 3u;
 
 const BATCH = 0u;
 const RUNNING = 1u;
+const SUMS = 2u;        // write this batch's sums to `shard`, nothing else
+const GIVEN_SUMS = 3u;  // the batch-statistics gradients from the (global) sums in `shard`
 override MODE: u32 = BATCH;
 
-@compute @workgroup_size(WG_SIZE)
-fn grad_finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                 @builtin(local_invocation_index) lid: u32) {
-  let f = threadIndex(wid, nwg, lid);
-  if (f >= params.features) { return; }
+// (sum(dy), sum(dy * (x - mean))) of feature f, from bn-grad-reduce's partials,
+// added pairwise as bn-finalize merges.
+fn reducedSums(f: u32) -> vec2f {
   let section = params.partialChunks * params.slotsPerChunk;
-  // (sum(dy), sum(dy * (x - m'))) over the partials, added pairwise as bn-finalize merges
   var stack: array<vec2f, 32>;
   var count = 0u;
   for (var chunk = 0u; chunk < params.partialChunks; chunk++) {
@@ -46,24 +49,48 @@ fn grad_finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
       total = stack[level] + total;
     }
   }
-  let sumDy = total.x;
-  var sumDyXc = total.y;
-  let stride = params.featureStride;
-  let invstd = feature[INVSTD * stride + f];
-  let meanDelta = feature[MEAN_DELTA * stride + f];
   // bn-grad-reduce centred x on m', the mean rounded to f32; the exact mean is
   // K + (mean - K), so sum(dy * (x - mean)) = sum(dy * (x - m')) - (mean - m') * sum(dy).
-  let rounding = (feature[PIVOT * stride + f] - feature[MEAN * stride + f]) + meanDelta;
-  sumDyXc -= rounding * sumDy;
+  let stride = params.featureStride;
+  let rounding = (feature[PIVOT * stride + f] - feature[MEAN * stride + f]) + feature[MEAN_DELTA * stride + f];
+  return vec2f(total.x, total.y - rounding * total.x);
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn grad_finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                 @builtin(local_invocation_index) lid: u32) {
+  let f = threadIndex(wid, nwg, lid);
+  if (f >= params.features) { return; }
+  let stride = params.featureStride;
+  let invstd = feature[INVSTD * stride + f];
+  let c = params.features;
+  var count = params.count;
+  var sumDy: f32;
+  var sumDyXhat: f32;
+  if (MODE == GIVEN_SUMS) {
+    count = shard[f];
+    sumDy = shard[c + f];
+    sumDyXhat = shard[2u * c + f];
+  } else {
+    let sums = reducedSums(f);
+    sumDy = sums.x;
+    sumDyXhat = sums.y * invstd;
+  }
+  if (MODE == SUMS) {
+    shard[f] = params.count;
+    shard[c + f] = sumDy;
+    shard[2u * c + f] = sumDyXhat;
+    return;
+  }
   gradBeta[f] = sumDy;
-  gradGamma[f] = sumDyXc * invstd;
+  gradGamma[f] = sumDyXhat;
 
   let dyScale = gamma[f] * invstd;
   var xScale = 0.0;
   var shift = 0.0;
-  if (MODE == BATCH) {
-    xScale = -dyScale * invstd * invstd * sumDyXc / params.count;
-    shift = -meanDelta * xScale - dyScale * sumDy / params.count;
+  if (MODE != RUNNING) {
+    xScale = -dyScale * invstd * sumDyXhat / count;
+    shift = -feature[MEAN_DELTA * stride + f] * xScale - dyScale * sumDy / count;
   }
   feature[GRAD_DY * stride + f] = dyScale;
   feature[GRAD_X * stride + f] = xScale;

@@ -65,7 +65,7 @@ const PIVOT = 0u;        // K: a value of the feature taken from the data (or th
 const MEAN_DELTA = 1u;   // mean - K
 const MEAN = 2u;         // the mean rounded to f32: K + (mean - K), or the plain mean near zero (bn-finalize)
 const INVSTD = 3u;
-const SCALE = 4u;        // forward: y = (x - K) * SCALE + SHIFT
+const SCALE = 4u;        // forward: y = (x - K) * SCALE + SHIFT + beta
 const SHIFT = 5u;
 const GRAD_DY = 6u;      // backward: dx = dy * GRAD_DY + (x - K) * GRAD_X + GRAD_SHIFT
 const GRAD_X = 7u;

@@ -1,14 +1,27 @@
 import { outputUsage } from '../gpu/buffers.js';
-import { checkArray, checkBoolean, checkCount, checkOptionNames, checkOptions, checkPositiveInteger } from '../gpu/checks.js';
-import { recordPass } from '../gpu/dispatch.js';
+import { checkArray, checkBoolean, checkCount, checkFloats, checkOptionNames, checkOptions, checkPositiveInteger } from '../gpu/checks.js';
+import { dispatch, recordPass } from '../gpu/dispatch.js';
 import { fail, show } from '../gpu/errors.js';
 import { GpuModule } from '../gpu/module.js';
 import { placementName, type CanonicalView, type FeaturePlacement, type Layout } from './layout.js';
 import { defaultTuning, featureStride, type Tuning } from './partition.js';
 import { Plan, type ModuleBuffers, type StatisticsMode } from './plan.js';
-import { FEATURE_SECTIONS } from './stages.js';
+import { FEATURE_SECTIONS, mergeFields, STATISTICS_SECTIONS, SUM_SECTIONS, stages } from './stages.js';
+import {
+  checkRecord,
+  GRADIENT_SUM_FIELDS,
+  mergeGradientSums,
+  mergeStatistics,
+  STATISTICS_FIELDS,
+  statisticsBytes,
+  statisticsFrom,
+  sumsBytes,
+  sumsFrom,
+  type GradientSums,
+  type ShardStatistics,
+} from './statistics.js';
 import { fromTorchNames, TORCH_NAMES, toTorchNames, type TorchBatchNormState } from './torch-names.js';
-import { checkBatchStatistics, checkEps, checkMomentum, checkPlacement, checkShape, checkTensorBuffer } from './validate.js';
+import { checkBatchStatistics, checkCallOptions, checkEps, checkMomentum, checkPlacement, checkShape, checkTensorBuffer } from './validate.js';
 
 /**
  * What exists only with `affine`: T when it is true (the default), null when false,
@@ -72,7 +85,30 @@ interface LastForward {
   x: GPUBuffer;
   shape: number[];
   batchStatistics: boolean;
+  /** normalized with given (global) statistics: its backward may take given sums */
+  given: boolean;
 }
+
+/** forward()'s third argument: an encoder (as before), or options. */
+export interface ForwardOptions {
+  encoder?: GPUCommandEncoder;
+  /**
+   * Data-parallel: normalize with these (global, merged) statistics instead of the
+   * batch's own, a GPU buffer in the layout statistics() returns; the running
+   * statistics take them in as one batch norm over the whole batch would.
+   */
+  statistics?: GPUBuffer;
+}
+
+/** backward()'s second argument: an encoder (as before), or options. */
+export interface BackwardOptions {
+  encoder?: GPUCommandEncoder;
+  /** Data-parallel: the (global, merged) gradient sums, a GPU buffer in the layout gradientSums() returns. */
+  sums?: GPUBuffer;
+}
+
+type Statistics = ShardStatistics<Float32Array | Float64Array>;
+type Sums = GradientSums<Float32Array | Float64Array>;
 
 /**
  * Batch normalization over the feature dimension, with PyTorch's nn.BatchNorm semantics.
@@ -101,6 +137,8 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   /** Buffers shared by all shapes: parameters, statistics, gradients. */
   private readonly state: ModuleBuffers;
   private last?: LastForward;
+  /** mergeStatisticsBuffers()'s buffers, made on its first call. */
+  private mergeState?: { output: GPUBuffer; uniform: GPUBuffer; records: number; scratch?: GPUBuffer; groups?: Map<number, GPUBindGroup> };
 
   constructor(device: GPUDevice, options: BatchNormOptions<Affine>) {
     checkOptions<BatchNormOptions>('BatchNorm', options, OPTIONS, ALIASES);
@@ -143,6 +181,8 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
       gradGamma: make('dgamma', c * 4, STORAGE),
       gradBeta: make('dbeta', c * 4, STORAGE),
       pad: make('pad', 16, GPUBufferUsage.STORAGE),
+      statistics: make('statistics', STATISTICS_SECTIONS * c * 4, STORAGE),
+      sums: make('gradient sums', SUM_SECTIONS * c * 4, STORAGE),
     };
   }
 
@@ -190,7 +230,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   }
 
   protected override sharedOutputs() {
-    return [this.state.gradGamma, this.state.gradBeta];
+    return [this.state.gradGamma, this.state.gradBeta, this.state.statistics, this.state.sums, this.mergeState?.output];
   }
 
   protected override pinned() {
@@ -203,10 +243,11 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     return this.training ? 'batch-and-running' : 'running';
   }
 
-  private checkInput(shape: unknown): { view: CanonicalView; shape: number[]; mode: StatisticsMode } {
+  /** A shape for this BatchNorm, and the statistics its forward uses; given (global) statistics may cover a shard of one row. */
+  private checkInput(shape: unknown, given = false): { view: CanonicalView; shape: number[]; mode: StatisticsMode } {
     const view = checkShape(shape, this.placement, this.numFeatures, this.device.limits);
     const mode = this.statisticsMode();
-    if (mode !== 'running') checkBatchStatistics(shape as number[], view);
+    if (mode !== 'running' && !given) checkBatchStatistics(shape as number[], view);
     return { view, shape: [...(shape as number[])], mode };
   }
 
@@ -221,28 +262,33 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
 
   /**
    * y = (x - mean) / sqrt(var + eps) * gamma + beta over a GPU buffer of f32 in this layout.
-   * Recorded into `encoder` when given (the caller submits), else submitted at once.
-   * x must stay unchanged until backward() if one follows.
+   * Recorded into the encoder when one is given (the caller submits), else submitted at
+   * once. x must stay unchanged until backward() if one follows. The third argument is
+   * an encoder, or `{ encoder?, statistics? }` (see ForwardOptions).
    */
-  forward(x: GPUBuffer, shape: readonly number[], encoder?: GPUCommandEncoder): GPUBuffer {
+  forward(x: GPUBuffer, shape: readonly number[], options?: GPUCommandEncoder | ForwardOptions): GPUBuffer {
     this.assertAlive('forward()');
-    const input = this.checkInput(shape);
+    const { encoder, statistics } = checkCallOptions<ForwardOptions>('forward()', options, ['encoder', 'statistics']);
+    const input = this.checkInput(shape, statistics !== undefined);
     checkTensorBuffer('x', x, input.view);
     this.checkNotOutput('x', x, 'forward()');
+    if (statistics !== undefined) this.checkGivenBuffer('statistics', statistics, STATISTICS_SECTIONS, input.mode);
     const plan = this.plan(input.shape, input.view);
-    this.run(encoder, 'forward', (pass) => plan.encodeForward(pass, x, input.mode));
-    this.last = { plan, x, shape: input.shape, batchStatistics: input.mode !== 'running' };
+    this.run(encoder, 'forward', (pass) => plan.encodeForward(pass, x, input.mode, statistics));
+    this.last = { plan, x, shape: input.shape, batchStatistics: input.mode !== 'running', given: statistics !== undefined };
     return plan.y;
   }
 
-  /** Gradients for the last forward(): dx, and dgamma and dbeta when affine. */
-  backward(dy: GPUBuffer, encoder?: GPUCommandEncoder): Gradients<GPUBuffer, Affine> {
+  /**
+   * Gradients for the last forward(): dx, and dgamma and dbeta when affine. The second
+   * argument is an encoder, or `{ encoder?, sums? }` (see BackwardOptions).
+   */
+  backward(dy: GPUBuffer, options?: GPUCommandEncoder | BackwardOptions): Gradients<GPUBuffer, Affine> {
     this.assertAlive('backward()');
-    const last = this.last ?? fail('backward() called before any forward()');
-    checkTensorBuffer('dy', dy, last.plan.view);
-    this.checkNotOutput('dy', dy, 'backward()');
-    if (last.x === last.plan.dx) fail(`${this.name}: x of the last forward() is the dx buffer this backward() writes; copy it first`);
-    this.run(encoder, 'backward', (pass) => last.plan.encodeBackward(pass, last.x, dy, last.batchStatistics));
+    const { encoder, sums } = checkCallOptions<BackwardOptions>('backward()', options, ['encoder', 'sums']);
+    const last = this.checkLast('backward()', dy, sums !== undefined);
+    if (sums !== undefined) this.checkGivenBuffer('sums', sums, SUM_SECTIONS);
+    this.run(encoder, 'backward', (pass) => last.plan.encodeBackward(pass, last.x, dy, last.batchStatistics, sums));
     return {
       dx: last.plan.dx,
       dgamma: this.affine ? this.state.gradGamma : null,
@@ -250,32 +296,58 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     } as Gradients<GPUBuffer, Affine>;
   }
 
-  /** forward() on a typed array: uploads x, runs, and reads y back. */
-  async forwardArray(x: Float32Array, shape: readonly number[]): Promise<Float32Array> {
+  /** The last forward, checked for a backward-like call taking dy. */
+  private checkLast(call: string, dy: GPUBuffer, needsGiven: boolean): LastForward {
+    const last = this.last ?? fail(`${call} called before any forward()`);
+    checkTensorBuffer('dy', dy, last.plan.view);
+    this.checkNotOutput('dy', dy, call);
+    if (last.x === last.plan.dx) fail(`${this.name}: x of the last forward() is the dx buffer this ${call} writes; copy it first`);
+    if (needsGiven && !last.given) {
+      fail(`${call}: gradient sums need a forward with statistics first (they are taken with the global statistics it normalized with)`);
+    }
+    return last;
+  }
+
+  /** A buffer of split statistics or sums: `sections` sections of numFeatures f32. */
+  private checkGivenBuffer(name: string, buffer: GPUBuffer, sections: number, mode?: StatisticsMode): void {
+    if (mode === 'running') fail(`forward(): statistics are batch statistics, for training (or trackRunningStats: false); this BatchNorm is in eval mode`);
+    checkFloats(name, buffer, sections * this.numFeatures);
+    this.checkNotOutput(name, buffer, 'call');
+  }
+
+  /** forward() on a typed array: uploads x (and given statistics), runs, and reads y back. */
+  async forwardArray(x: Float32Array, shape: readonly number[], options: { statistics?: Statistics } = {}): Promise<Float32Array> {
     this.assertAlive('forwardArray()');
-    const input = this.checkInput(shape);
+    const { statistics } = checkCallOptions<{ encoder?: never; statistics?: Statistics }>('forwardArray()', options, ['statistics']);
+    const input = this.checkInput(shape, statistics !== undefined);
     const data = checkArray('x', x, input.view.size);
+    const given = statistics === undefined ? undefined : this.checkStatistics(statistics, input.mode);
     const previous = this.last;
     // a forward that failed on the GPU never ran: it is not the last forward
     return this.guarded('forwardArray()', async () => {
       const plan = this.plan(input.shape, input.view);
       const upload = plan.owned.upload('x', data);
       const encoder = this.encoder('forwardArray');
-      const y = this.forward(upload, input.shape, encoder);
+      const y = this.forward(upload, input.shape, { encoder, statistics: given && this.buffers.upload('statistics', given) });
       const [out] = await this.readBack(encoder, [{ buffer: y, floats: input.view.size }]);
       return out;
     }, () => (this.last = previous));
   }
 
-  /** backward() on a typed array, for the last forward() or forwardArray(). */
-  async backwardArray(dy: Float32Array): Promise<Gradients<Float32Array, Affine>> {
+  /** backward() on a typed array, for the last forward() or forwardArray(); with the (global) gradient sums when given. */
+  async backwardArray(dy: Float32Array, options: { sums?: Sums } = {}): Promise<Gradients<Float32Array, Affine>> {
     this.assertAlive('backwardArray()');
+    const { sums } = checkCallOptions<{ encoder?: never; sums?: Sums }>('backwardArray()', options, ['sums']);
     const last = this.last ?? fail('backwardArray() called before any forward()');
     const data = checkArray('dy', dy, last.plan.view.size);
+    if (sums !== undefined && !last.given) {
+      fail('backwardArray(): gradient sums need a forward with statistics first (they are taken with the global statistics it normalized with)');
+    }
+    const given = sums === undefined ? undefined : sumsBytes(checkRecord<Sums>('backwardArray() sums', sums, this.numFeatures, GRADIENT_SUM_FIELDS), this.numFeatures);
     return this.guarded('backwardArray()', async () => {
       const upload = last.plan.owned.upload('dy', data);
       const encoder = this.encoder('backwardArray');
-      const g = this.backward(upload, encoder);
+      const g = this.backward(upload, { encoder, sums: given && this.buffers.upload('sums', given) });
       const c = this.numFeatures;
       const [dx, dgamma, dbeta] = await this.readBack(encoder, [
         { buffer: g.dx, floats: last.plan.view.size },
@@ -284,6 +356,140 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
       ]);
       return { dx, dgamma: this.affine ? dgamma : null, dbeta: this.affine ? dbeta : null } as Gradients<Float32Array, Affine>;
     });
+  }
+
+  /** Host statistics for a forward: C features, and in training more than one value per feature overall. */
+  private checkStatistics(statistics: Statistics, mode: StatisticsMode): Float32Array<ArrayBuffer> {
+    if (mode === 'running') fail('forwardArray(): statistics are batch statistics, for training (or trackRunningStats: false); this BatchNorm is in eval mode');
+    const record = checkRecord<Statistics>('forwardArray() statistics', statistics, this.numFeatures, STATISTICS_FIELDS);
+    const few = record.count.findIndex((n) => n < 2);
+    if (few >= 0) fail(`Expected more than 1 value per channel when training, got statistics with count ${record.count[few]} for feature ${few}`);
+    return statisticsBytes(record, this.numFeatures);
+  }
+
+  // ---- data-parallel: split statistics and gradient sums -------------------------
+
+  /**
+   * This batch's (this shard's) per-feature statistics, for an all-reduce to merge:
+   * a buffer of the BatchNorm's (overwritten by the next call) holding
+   * STATISTICS_SECTIONS sections of numFeatures f32: count, mean, meanLow (what the
+   * f32 mean misses), M2. 2 dispatches; nothing else changes.
+   */
+  statistics(x: GPUBuffer, shape: readonly number[], encoder?: GPUCommandEncoder): GPUBuffer {
+    this.assertAlive('statistics()');
+    const { encoder: enc } = checkCallOptions<{ encoder?: GPUCommandEncoder }>('statistics()', encoder, ['encoder']);
+    const view = checkShape(shape, this.placement, this.numFeatures, this.device.limits);
+    checkTensorBuffer('x', x, view);
+    const plan = this.plan([...shape], view);
+    this.run(enc, 'statistics', (pass) => plan.encodeStatistics(pass, x));
+    return this.state.statistics;
+  }
+
+  /** statistics() on a typed array: { count, mean, m2 } per feature, in float64. */
+  async statisticsArray(x: Float32Array, shape: readonly number[]): Promise<ShardStatistics> {
+    this.assertAlive('statisticsArray()');
+    const view = checkShape(shape, this.placement, this.numFeatures, this.device.limits);
+    const data = checkArray('x', x, view.size);
+    const floats = await this.guarded('statisticsArray()', async () => {
+      const plan = this.plan([...shape], view);
+      const encoder = this.encoder('statisticsArray');
+      const out = this.statistics(plan.owned.upload('x', data), shape, encoder);
+      const [read] = await this.readBack(encoder, [{ buffer: out, floats: STATISTICS_SECTIONS * this.numFeatures }]);
+      return read;
+    });
+    return statisticsFrom(floats, this.numFeatures);
+  }
+
+  /**
+   * This shard's per-feature gradient sums for the last forward, which must have had
+   * (global) statistics: a buffer of the BatchNorm's holding SUM_SECTIONS sections of
+   * numFeatures f32: count, Σdy, Σdy·x̂. 2 dispatches.
+   */
+  gradientSums(dy: GPUBuffer, encoder?: GPUCommandEncoder): GPUBuffer {
+    this.assertAlive('gradientSums()');
+    const { encoder: enc } = checkCallOptions<{ encoder?: GPUCommandEncoder }>('gradientSums()', encoder, ['encoder']);
+    const last = this.checkLast('gradientSums()', dy, true);
+    this.run(enc, 'gradient sums', (pass) => last.plan.encodeGradientSums(pass, last.x, dy));
+    return this.state.sums;
+  }
+
+  /** gradientSums() on a typed array: { count, sumDy, sumDyXhat } per feature, in float64. */
+  async gradientSumsArray(dy: Float32Array): Promise<GradientSums> {
+    this.assertAlive('gradientSumsArray()');
+    const last = this.last ?? fail('gradientSumsArray() called before any forward()');
+    const data = checkArray('dy', dy, last.plan.view.size);
+    const floats = await this.guarded('gradientSumsArray()', async () => {
+      const encoder = this.encoder('gradientSumsArray');
+      const out = this.gradientSums(last.plan.owned.upload('dy', data), encoder);
+      const [read] = await this.readBack(encoder, [{ buffer: out, floats: SUM_SECTIONS * this.numFeatures }]);
+      return read;
+    });
+    return sumsFrom(floats, this.numFeatures);
+  }
+
+  /** Merges shards' statistics on the host (float64, Chan's formula, in an order that does not depend on arrival). */
+  static mergeStatistics(list: readonly Statistics[]): ShardStatistics {
+    return mergeStatistics(list);
+  }
+
+  /** Adds shards' gradient sums on the host (float64, in an order that does not depend on arrival). */
+  static mergeGradientSums(list: readonly Sums[]): GradientSums {
+    return mergeGradientSums(list);
+  }
+
+  /**
+   * Merges statistics buffers already on this device (each in statistics()'s layout,
+   * with COPY_SRC usage), in the order given: 1 copy each and 1 dispatch. Returns a
+   * buffer of the BatchNorm's, overwritten by the next merge.
+   */
+  mergeStatisticsBuffers(list: readonly GPUBuffer[], encoder?: GPUCommandEncoder): GPUBuffer {
+    this.assertAlive('mergeStatisticsBuffers()');
+    const { encoder: enc } = checkCallOptions<{ encoder?: GPUCommandEncoder }>('mergeStatisticsBuffers()', encoder, ['encoder']);
+    if (!Array.isArray(list) || list.length === 0) fail(`mergeStatisticsBuffers() takes a non-empty array of GPUBuffers, got ${show(list)}`);
+    const floats = STATISTICS_SECTIONS * this.numFeatures;
+    list.forEach((b, i) => {
+      checkFloats(`statistics buffer ${i}`, b, floats);
+      if (!(b.usage & GPUBufferUsage.COPY_SRC)) fail(`statistics buffer ${i} needs GPUBufferUsage.COPY_SRC to be merged (its usage is ${b.usage})`);
+    });
+    const { scratch, group } = this.mergeScratch(list.length);
+    const own = enc ?? this.encoder('mergeStatisticsBuffers');
+    list.forEach((b, i) => own.copyBufferToBuffer(b, 0, scratch, i * floats * 4, floats * 4));
+    const pipeline = this.pipelines.pipeline(stages.merge, 'merge_shards', { WG_SIZE: this.tuning.workgroupSize });
+    recordPass(this.device, own, `${this.name} merge statistics`, (pass) =>
+      dispatch(this.device, pass, pipeline, group, Math.ceil(this.numFeatures / this.tuning.workgroupSize)),
+    );
+    if (!enc) this.device.queue.submit([own.finish()]);
+    return this.merged.output;
+  }
+
+  /** The merge's output, uniform, and a scratch buffer for `records` records with its bind group (grown as needed). */
+  private get merged() {
+    const floats = STATISTICS_SECTIONS * this.numFeatures;
+    this.mergeState ??= {
+      output: this.buffers.create('merged statistics', floats * 4, outputUsage()),
+      uniform: this.buffers.uniform('merge params', mergeFields, { features: this.numFeatures }),
+      records: 0,
+    };
+    return this.mergeState;
+  }
+
+  private mergeScratch(records: number): { scratch: GPUBuffer; group: GPUBindGroup } {
+    const m = this.merged;
+    const bytes = records * STATISTICS_SECTIONS * this.numFeatures * 4;
+    if (!m.scratch || m.records < records) {
+      if (m.scratch) this.buffers.release(m.scratch);
+      m.scratch = this.buffers.create('statistics to merge', bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+      m.records = records;
+      m.groups = new Map();
+    }
+    let group = m.groups!.get(records);
+    if (!group) {
+      group = this.pipelines.bindGroup(stages.merge, `${this.name} merge ${records}`, {
+        params: { buffer: m.uniform }, shards: { buffer: m.scratch, size: bytes }, merged: { buffer: m.output },
+      });
+      m.groups!.set(records, group);
+    }
+    return { scratch: m.scratch, group };
   }
 
   /**
@@ -361,5 +567,6 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
 
   protected override released(): void {
     this.last = undefined;
+    this.mergeState = undefined;
   }
 }

@@ -26,7 +26,14 @@ export interface ModuleBuffers {
   gradBeta: GPUBuffer;
   /** 16 bytes, bound as the vec4 view of tensors smaller than one vec4 */
   pad: GPUBuffer;
+  /** statistics() writes here: STATISTICS_SECTIONS sections of C floats; bound as finalize's `shard` otherwise */
+  statistics: GPUBuffer;
+  /** gradientSums() writes here: SUM_SECTIONS sections of C floats; bound as grad-finalize's `shard` otherwise */
+  sums: GPUBuffer;
 }
+
+/** Split statistics or sums (data-parallel) a call takes instead of computing them: a GPU buffer. */
+export type Given = GPUBuffer | undefined;
 
 export interface Options {
   eps: number;
@@ -42,7 +49,7 @@ export class Plan {
   readonly partials: GPUBuffer;
   readonly y: GPUBuffer;
   private dxBuffer?: GPUBuffer;
-  /** Bind groups by the caller's buffers they bind: [x] forward, [x, dy] backward. */
+  /** Bind groups by the caller's buffers they bind: [x, statistics] forward, [x, dy, sums] backward. */
   private readonly groups = new KeyedCache<GPUBindGroup[]>();
 
   constructor(
@@ -95,8 +102,8 @@ export class Plan {
     return { ...this.views(x, 'x'), ...this.views(dy, 'dy') };
   }
 
-  private forwardBindGroups(x: GPUBuffer): GPUBindGroup[] {
-    return this.groups.get([x], () => {
+  private forwardBindGroups(x: GPUBuffer, shard: GPUBuffer): GPUBindGroup[] {
+    return this.groups.get([x, shard], () => {
       const b = this.buffers;
       const params = { buffer: this.params };
       const xv = this.tensors(x);
@@ -106,18 +113,18 @@ export class Plan {
         }),
         this.pipelines.bindGroup(stages.finalize, `${this.label} finalize`, {
           params, x1: xv.x1, partials: { buffer: this.partials }, feature: { buffer: b.feature },
-          gamma: { buffer: b.gamma }, beta: { buffer: b.beta }, runningMean: { buffer: b.runningMean },
-          runningVar: { buffer: b.runningVar }, batches: { buffer: b.batches },
+          gamma: { buffer: b.gamma }, runningMean: { buffer: b.runningMean },
+          runningVar: { buffer: b.runningVar }, batches: { buffer: b.batches }, shard: { buffer: shard },
         }),
         this.pipelines.bindGroup(stages.apply, `${this.label} apply`, {
-          params, ...xv, feature: { buffer: b.feature }, out4: { buffer: this.y },
+          params, ...xv, feature: { buffer: b.feature }, out4: { buffer: this.y }, beta: { buffer: b.beta },
         }),
       ];
     });
   }
 
-  private backwardBindGroups(x: GPUBuffer, dy: GPUBuffer): GPUBindGroup[] {
-    return this.groups.get([x, dy], () => {
+  private backwardBindGroups(x: GPUBuffer, dy: GPUBuffer, shard: GPUBuffer): GPUBindGroup[] {
+    return this.groups.get([x, dy, shard], () => {
       const b = this.buffers;
       const params = { buffer: this.params };
       const xdy = this.tensors(x, dy);
@@ -127,39 +134,83 @@ export class Plan {
         }),
         this.pipelines.bindGroup(stages.gradFinalize, `${this.label} grad finalize`, {
           params, partials: { buffer: this.partials }, feature: { buffer: b.feature }, gamma: { buffer: b.gamma },
-          gradGamma: { buffer: b.gradGamma }, gradBeta: { buffer: b.gradBeta },
+          gradGamma: { buffer: b.gradGamma }, gradBeta: { buffer: b.gradBeta }, shard: { buffer: shard },
         }),
         this.pipelines.bindGroup(stages.apply, `${this.label} grad input`, {
-          params, ...xdy, feature: { buffer: b.feature }, out4: { buffer: this.dx },
+          params, ...xdy, feature: { buffer: b.feature }, out4: { buffer: this.dx }, beta: { buffer: b.beta }, // read only forward
         }),
       ];
     });
   }
 
-  /** Records a forward pass: 3 dispatches with batch statistics, 2 with running ones. */
-  encodeForward(pass: GPUComputePassEncoder, x: GPUBuffer, mode: StatisticsMode): void {
-    const [stats, finalize, apply] = this.forwardBindGroups(x);
+  private encodeStats(pass: GPUComputePassEncoder, group: GPUBindGroup): void {
     const p = this.partition;
-    if (mode !== 'running') {
-      const periodic = p.reduce === 'periodic';
-      dispatch(this.device, pass, this.pipelines.pipeline(stages.stats, periodic ? 'stats_periodic' : 'stats_planes', this.constants({ ALIGNED: p.aligned })),
-        stats, periodic ? this.partition.periodicWorkgroups : this.partition.planeWorkgroups);
+    const periodic = p.reduce === 'periodic';
+    dispatch(this.device, pass, this.pipelines.pipeline(stages.stats, periodic ? 'stats_periodic' : 'stats_planes', this.constants({ ALIGNED: p.aligned })),
+      group, periodic ? p.periodicWorkgroups : p.planeWorkgroups);
+  }
+
+  private encodeFinalize(pass: GPUComputePassEncoder, group: GPUBindGroup, mode: keyof typeof FINALIZE_MODE): void {
+    const workgroups = mode === 'tick' ? 1 : this.partition.featureWorkgroups;
+    dispatch(this.device, pass, this.pipelines.pipeline(stages.finalize, 'finalize', this.constants({ MODE: FINALIZE_MODE[mode] })), group, workgroups);
+  }
+
+  /**
+   * Records a forward pass: 3 dispatches with batch statistics, 2 with running ones.
+   * With `given` statistics (data-parallel), their finalize and apply, and a count of
+   * the batch first when the running statistics take it in.
+   */
+  encodeForward(pass: GPUComputePassEncoder, x: GPUBuffer, mode: StatisticsMode, given: Given): void {
+    const [stats, finalize, apply] = this.forwardBindGroups(x, given ?? this.buffers.statistics);
+    if (given) {
+      if (mode === 'batch-and-running') this.encodeFinalize(pass, finalize, 'tick');
+      this.encodeFinalize(pass, finalize, mode === 'batch-and-running' ? 'given-and-running' : 'given');
+    } else {
+      if (mode !== 'running') this.encodeStats(pass, stats);
+      this.encodeFinalize(pass, finalize, mode);
     }
-    const finalizeMode = FINALIZE_MODE[mode];
-    dispatch(this.device, pass, this.pipelines.pipeline(stages.finalize, 'finalize', this.constants({ MODE: finalizeMode })), finalize, this.partition.featureWorkgroups);
     this.encodeApply(pass, apply, false);
   }
 
-  /** Records a backward pass for a forward over x: 3 dispatches. */
-  encodeBackward(pass: GPUComputePassEncoder, x: GPUBuffer, dy: GPUBuffer, batchStatistics: boolean): void {
-    const [reduce, finalize, apply] = this.backwardBindGroups(x, dy);
+  /** Records this batch's split statistics into the BatchNorm's statistics buffer: 2 dispatches. */
+  encodeStatistics(pass: GPUComputePassEncoder, x: GPUBuffer): void {
+    const [stats, finalize] = this.forwardBindGroups(x, this.buffers.statistics);
+    this.encodeStats(pass, stats);
+    this.encodeFinalize(pass, finalize, 'shard');
+  }
+
+  private encodeGradReduce(pass: GPUComputePassEncoder, group: GPUBindGroup): void {
     const p = this.partition;
     const periodic = p.reduce === 'periodic';
     dispatch(this.device, pass, this.pipelines.pipeline(stages.gradReduce, periodic ? 'grad_periodic' : 'grad_planes', this.constants({ ALIGNED: p.aligned })),
-      reduce, periodic ? this.partition.periodicWorkgroups : this.partition.planeWorkgroups);
-    const mode = GRAD_FINALIZE_MODE[batchStatistics ? 'batch' : 'running'];
-    dispatch(this.device, pass, this.pipelines.pipeline(stages.gradFinalize, 'grad_finalize', this.constants({ MODE: mode })), finalize, this.partition.featureWorkgroups);
+      group, periodic ? p.periodicWorkgroups : p.planeWorkgroups);
+  }
+
+  private encodeGradFinalize(pass: GPUComputePassEncoder, group: GPUBindGroup, mode: keyof typeof GRAD_FINALIZE_MODE): void {
+    dispatch(this.device, pass, this.pipelines.pipeline(stages.gradFinalize, 'grad_finalize', this.constants({ MODE: GRAD_FINALIZE_MODE[mode] })),
+      group, this.partition.featureWorkgroups);
+  }
+
+  /**
+   * Records a backward pass for a forward over x: 3 dispatches. With `given` sums
+   * (data-parallel), 2: their finalize and dx.
+   */
+  encodeBackward(pass: GPUComputePassEncoder, x: GPUBuffer, dy: GPUBuffer, batchStatistics: boolean, given: Given): void {
+    const [reduce, finalize, apply] = this.backwardBindGroups(x, dy, given ?? this.buffers.sums);
+    if (given) {
+      this.encodeGradFinalize(pass, finalize, 'given-sums');
+    } else {
+      this.encodeGradReduce(pass, reduce);
+      this.encodeGradFinalize(pass, finalize, batchStatistics ? 'batch' : 'running');
+    }
     this.encodeApply(pass, apply, true);
+  }
+
+  /** Records this batch's gradient sums into the BatchNorm's sums buffer: 2 dispatches. */
+  encodeGradientSums(pass: GPUComputePassEncoder, x: GPUBuffer, dy: GPUBuffer): void {
+    const [reduce, finalize] = this.backwardBindGroups(x, dy, this.buffers.sums);
+    this.encodeGradReduce(pass, reduce);
+    this.encodeGradFinalize(pass, finalize, 'sums');
   }
 
   private encodeApply(pass: GPUComputePassEncoder, group: GPUBindGroup, grad: boolean): void {

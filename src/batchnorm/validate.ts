@@ -1,6 +1,6 @@
 // Batch norm's own checks: layout, eps, momentum, shapes. Like every check in the
 // package they throw a BatchNormError naming the value, before any GPU work.
-import { checkFloats, checkTensorBytes, type BufferLimits } from '../gpu/checks.js';
+import { checkFloats, checkOptionNames, checkTensorBytes, type BufferLimits } from '../gpu/checks.js';
 import { fail, show } from '../gpu/errors.js';
 import { canonicalView, featureAxis, LAYOUTS, RANK, type CanonicalView, type FeaturePlacement, type Layout } from './layout.js';
 
@@ -74,4 +74,21 @@ export function checkTensorBuffer(name: string, buffer: unknown, view: Canonical
   const b = checkFloats(name, buffer, view.size);
   if (b.mapState !== undefined && b.mapState !== 'unmapped') fail(`${name} is mapped (mapState ${show(b.mapState)}); unmap it before using it`);
   return b;
+}
+
+const isEncoder = (v: unknown): v is GPUCommandEncoder =>
+  !!v && typeof v === 'object' && typeof (v as GPUCommandEncoder).beginComputePass === 'function' && typeof (v as GPUCommandEncoder).finish === 'function';
+
+/** A call's last argument: an encoder alone (as the calls have always taken), or an options object of the known names. */
+export function checkCallOptions<T extends { encoder?: GPUCommandEncoder }>(call: string, given: unknown, known: readonly string[]): T {
+  if (given === undefined) return {} as T;
+  if (isEncoder(given)) {
+    if (!known.includes('encoder')) fail(`${call} takes no encoder: it records and submits its own work`);
+    return { encoder: given } as T;
+  }
+  if (!given || typeof given !== 'object') fail(`${call}: the last argument must be a GPUCommandEncoder or options { ${known.join(', ')} }, got ${show(given)}`);
+  checkOptionNames(call, given as object, known);
+  const options = given as T;
+  if (options.encoder !== undefined && !isEncoder(options.encoder)) fail(`${call}: encoder must be a GPUCommandEncoder, got ${show(options.encoder)}`);
+  return options;
 }
