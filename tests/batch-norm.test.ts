@@ -5,6 +5,7 @@ import { numericsCases } from './cases/numerics.js';
 import { apiCases } from './cases/api.js';
 import { torchCases } from './cases/torch.js';
 import { reliabilityCases } from './cases/reliability.js';
+import { dataParallelCases } from './cases/data-parallel.js';
 import { requestDevice } from '../src/node.js';
 import { withoutGpuErrors } from '../support/compare.js';
 import { useDevice } from './helpers.js';
@@ -18,6 +19,7 @@ describe.each([
   ['GPU-resident API', apiCases],
   ['parity with PyTorch', torchCases],
   ['reliability', reliabilityCases],
+  ['data-parallel', dataParallelCases],
 ])('%s', (_, cases) => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     await withoutGpuErrors(gpu.device, () => c.run(gpu.device));

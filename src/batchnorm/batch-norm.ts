@@ -272,7 +272,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     const input = this.checkInput(shape, statistics !== undefined);
     checkTensorBuffer('x', x, input.view);
     this.checkNotOutput('x', x, 'forward()');
-    if (statistics !== undefined) this.checkGivenBuffer('statistics', statistics, STATISTICS_SECTIONS, input.mode);
+    if (statistics !== undefined) this.checkGivenBuffer('statistics', statistics, STATISTICS_SECTIONS, [], input.mode);
     const plan = this.plan(input.shape, input.view);
     this.run(encoder, 'forward', (pass) => plan.encodeForward(pass, x, input.mode, statistics));
     this.last = { plan, x, shape: input.shape, batchStatistics: input.mode !== 'running', given: statistics !== undefined };
@@ -287,7 +287,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     this.assertAlive('backward()');
     const { encoder, sums } = checkCallOptions<BackwardOptions>('backward()', options, ['encoder', 'sums']);
     const last = this.checkLast('backward()', dy, sums !== undefined);
-    if (sums !== undefined) this.checkGivenBuffer('sums', sums, SUM_SECTIONS);
+    if (sums !== undefined) this.checkGivenBuffer('sums', sums, SUM_SECTIONS, [this.state.gradGamma, this.state.gradBeta]);
     this.run(encoder, 'backward', (pass) => last.plan.encodeBackward(pass, last.x, dy, last.batchStatistics, sums));
     return {
       dx: last.plan.dx,
@@ -308,11 +308,15 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     return last;
   }
 
-  /** A buffer of split statistics or sums: `sections` sections of numFeatures f32. */
-  private checkGivenBuffer(name: string, buffer: GPUBuffer, sections: number, mode?: StatisticsMode): void {
+  /**
+   * A buffer of split statistics or sums: `sections` sections of numFeatures f32, and
+   * not one the same dispatch writes (any other, this BatchNorm's own statistics() or
+   * gradientSums() output included, may be read).
+   */
+  private checkGivenBuffer(name: string, buffer: GPUBuffer, sections: number, written: GPUBuffer[], mode?: StatisticsMode): void {
     if (mode === 'running') fail(`forward(): statistics are batch statistics, for training (or trackRunningStats: false); this BatchNorm is in eval mode`);
     checkFloats(name, buffer, sections * this.numFeatures);
-    this.checkNotOutput(name, buffer, 'call');
+    if (written.includes(buffer)) fail(`${this.name}: ${name} is a buffer this call writes; copy it first`);
   }
 
   /** forward() on a typed array: uploads x (and given statistics), runs, and reads y back. */

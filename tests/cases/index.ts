@@ -8,6 +8,7 @@ import { apiCases } from './api.js';
 import { trainingCaseGroups } from './training.js';
 import { torchCases } from './torch.js';
 import { reliabilityCases } from './reliability.js';
+import { dataParallelCases } from './data-parallel.js';
 
 export const caseGroups: Record<string, Case[]> = {
   'parity with the float64 reference': parityCases,
@@ -16,5 +17,6 @@ export const caseGroups: Record<string, Case[]> = {
   'GPU-resident API': apiCases,
   'parity with PyTorch': torchCases,
   reliability: reliabilityCases,
+  'data-parallel': dataParallelCases,
   ...trainingCaseGroups,
 };
