@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
  * The project root: the nearest folder above this file with a package.json. Not a
  * fixed '../' from here: this module is also bundled into bench/dist/chrome.js.
  */
-function root(): string {
+export function projectRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const parent = dirname(dir);
@@ -18,7 +18,7 @@ function root(): string {
   return dir;
 }
 
-const source = (file: string) => join(root(), 'src', file);
+const source = (file: string) => join(projectRoot(), 'src', file);
 
 export const packageAliases = [
   { find: /^webgpu-batchnorm$/, replacement: source('index.ts') },

@@ -143,10 +143,12 @@ export class Plan {
     });
   }
 
-  private encodeStats(pass: GPUComputePassEncoder, group: GPUBindGroup): void {
+  /** One of the two reduce stages (bn-stats or bn-grad-reduce), in the partition's traversal. */
+  private encodeReduce(pass: GPUComputePassEncoder, group: GPUBindGroup, stage: 'stats' | 'grad'): void {
     const p = this.partition;
     const periodic = p.reduce === 'periodic';
-    dispatch(this.device, pass, this.pipelines.pipeline(stages.stats, periodic ? 'stats_periodic' : 'stats_planes', this.constants({ ALIGNED: p.aligned })),
+    const source = stage === 'stats' ? stages.stats : stages.gradReduce;
+    dispatch(this.device, pass, this.pipelines.pipeline(source, `${stage}_${periodic ? 'periodic' : 'planes'}`, this.constants({ ALIGNED: p.aligned })),
       group, periodic ? p.periodicWorkgroups : p.planeWorkgroups);
   }
 
@@ -166,7 +168,7 @@ export class Plan {
       if (mode === 'batch-and-running') this.encodeFinalize(pass, finalize, 'tick');
       this.encodeFinalize(pass, finalize, mode === 'batch-and-running' ? 'given-and-running' : 'given');
     } else {
-      if (mode !== 'running') this.encodeStats(pass, stats);
+      if (mode !== 'running') this.encodeReduce(pass, stats, 'stats');
       this.encodeFinalize(pass, finalize, mode);
     }
     this.encodeApply(pass, apply, false);
@@ -175,15 +177,8 @@ export class Plan {
   /** Records this batch's split statistics into the BatchNorm's statistics buffer: 2 dispatches. */
   encodeStatistics(pass: GPUComputePassEncoder, x: GPUBuffer): void {
     const [stats, finalize] = this.forwardBindGroups(x, this.buffers.statistics);
-    this.encodeStats(pass, stats);
+    this.encodeReduce(pass, stats, 'stats');
     this.encodeFinalize(pass, finalize, 'shard');
-  }
-
-  private encodeGradReduce(pass: GPUComputePassEncoder, group: GPUBindGroup): void {
-    const p = this.partition;
-    const periodic = p.reduce === 'periodic';
-    dispatch(this.device, pass, this.pipelines.pipeline(stages.gradReduce, periodic ? 'grad_periodic' : 'grad_planes', this.constants({ ALIGNED: p.aligned })),
-      group, periodic ? p.periodicWorkgroups : p.planeWorkgroups);
   }
 
   private encodeGradFinalize(pass: GPUComputePassEncoder, group: GPUBindGroup, mode: keyof typeof GRAD_FINALIZE_MODE): void {
@@ -200,7 +195,7 @@ export class Plan {
     if (given) {
       this.encodeGradFinalize(pass, finalize, 'given-sums');
     } else {
-      this.encodeGradReduce(pass, reduce);
+      this.encodeReduce(pass, reduce, 'grad');
       this.encodeGradFinalize(pass, finalize, batchStatistics ? 'batch' : 'running');
     }
     this.encodeApply(pass, apply, true);
@@ -209,7 +204,7 @@ export class Plan {
   /** Records this batch's gradient sums into the BatchNorm's sums buffer: 2 dispatches. */
   encodeGradientSums(pass: GPUComputePassEncoder, x: GPUBuffer, dy: GPUBuffer): void {
     const [reduce, finalize] = this.backwardBindGroups(x, dy, this.buffers.sums);
-    this.encodeGradReduce(pass, reduce);
+    this.encodeReduce(pass, reduce, 'grad');
     this.encodeGradFinalize(pass, finalize, 'sums');
   }
 

@@ -13,7 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { launch, type Browser, type Page } from 'puppeteer-core';
 import { createServer, type ViteDevServer } from 'vite';
 import { ensureSystem, findBrowser } from '../../scripts/system.mjs';
-import { packageAliases } from '../aliases.js';
+import { packageAliases, projectRoot } from '../aliases.js';
+
+export { projectRoot };
 import { LOG_BINDING, MODULE_PARAM, type BootInfo } from './protocol.js';
 
 /** Headless Chromium with WebGPU on a machine with no network (DESIGN.md §4). */
@@ -61,17 +63,6 @@ export interface PageSession extends BootInfo {
   /** Runs the page module's exported function `name` with JSON arguments; returns its JSON result. */
   call<T = unknown>(name: string, ...args: unknown[]): Promise<T>;
   close(): Promise<void>;
-}
-
-/** The project root: the nearest folder above this file (or the bundle it ended up in) with a package.json. */
-export function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-  return dir;
 }
 
 async function startServer(root: string, dependencies: string[]): Promise<{ server: ViteDevServer; origin: string }> {
