@@ -532,6 +532,37 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   }
 
   /**
+   * Eval-mode batch norm as a per-feature affine map, for folding into the layer
+   * before it at inference: y = x·scale + shift with scale = γ/√(runningVar + eps)
+   * and shift = β − runningMean·scale (computed in float64 from the stored f32 values).
+   */
+  async foldedAffine(): Promise<{ scale: Float32Array; shift: Float32Array }> {
+    this.assertAlive('foldedAffine()');
+    if (!this.trackRunningStats) fail(`${this.name}: foldedAffine() needs running statistics; with trackRunningStats: false eval uses batch statistics, which no fixed map can fold`);
+    const s = await this.getState();
+    const c = this.numFeatures;
+    const scale = new Float32Array(c);
+    const shift = new Float32Array(c);
+    for (let f = 0; f < c; f++) {
+      const g = s.gamma ? s.gamma[f] : 1;
+      const k = g / Math.sqrt(s.runningVar![f] + this.eps);
+      scale[f] = k;
+      shift[f] = (s.beta ? s.beta[f] : 0) - s.runningMean![f] * k;
+    }
+    return { scale, shift };
+  }
+
+  /** A new BatchNorm with these options and this state, in eval mode (for an inference model). */
+  async copyForInference(): Promise<BatchNorm<Affine>> {
+    const s = await this.getState();
+    const { numFeatures, eps, momentum, affine, trackRunningStats, unbiasedRunningVar, tuning } = this;
+    const copy = new BatchNorm<Affine>(this.device, { numFeatures, ...(this.layout ? { layout: this.layout } : { axis: this.axis! }), eps, momentum, affine, trackRunningStats, unbiasedRunningVar, tuning });
+    copy.setState(s);
+    copy.training = false;
+    return copy;
+  }
+
+  /**
    * Sets any of gamma, beta, the running statistics and numBatchesTracked, under our
    * names or PyTorch's state_dict names (weight, bias, running_mean, running_var,
    * num_batches_tracked); all are checked before any is written.

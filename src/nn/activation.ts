@@ -48,6 +48,11 @@ export class Activation extends GpuModule<ActivationPlan> {
     return [];
   }
 
+  async copyForInference(): Promise<Activation> {
+    this.assertAlive('copyForInference()');
+    return new Activation(this.device, this.kind);
+  }
+
   private plan(size: number): ActivationPlan {
     return this.planFor([size], () => {
       const plan: ActivationPlan = {

@@ -19,6 +19,12 @@ export interface Layer {
   /** `inputGradient: false` lets a first layer skip dx (layers that cannot still return it). */
   backward(dy: GPUBuffer, encoder?: GPUCommandEncoder, options?: { inputGradient?: boolean }): { dx: GPUBuffer | null };
   destroy(): void;
+  /** A new layer computing what this one computes in eval mode, for Sequential.fold(). */
+  copyForInference?(): Promise<Layer>;
+  /** In eval mode a per-feature map y = x·scale + shift (batch norm), which the layer before may absorb. */
+  foldedAffine?(): Promise<{ scale: Float32Array; shift: Float32Array }>;
+  /** A new layer computing this one followed by a per-feature map of its outputs (a linear layer). */
+  foldAffine?(map: { scale: Float32Array; shift: Float32Array }): Promise<Layer>;
 }
 
 const LAYER_MEMBERS = ['parameterList', 'forward', 'backward', 'destroy'] as const;

@@ -268,6 +268,38 @@ export class Linear extends GpuModule<LinearPlan> {
     return { dx, dweight, dbias: dbias ?? null };
   }
 
+  /**
+   * A new Linear computing this layer followed by an eval-mode BatchNorm over its
+   * outputs, for inference: W' = diag(scale)·W and b' = scale·b + shift, with the
+   * BatchNorm's foldedAffine(). It has a bias; this layer and the BatchNorm are left as they are.
+   */
+  async foldBatchNorm(bn: { numFeatures: number; foldedAffine(): Promise<{ scale: Float32Array; shift: Float32Array }> }): Promise<Linear> {
+    this.assertAlive('foldBatchNorm()');
+    if (bn?.numFeatures !== this.outFeatures) fail(`${this.name}: foldBatchNorm() needs a BatchNorm of ${this.outFeatures} features, got ${show(bn?.numFeatures)}`);
+    return this.foldAffine(await bn.foldedAffine());
+  }
+
+  /** A new Linear computing this one followed by y·scale + shift per output feature. */
+  async foldAffine({ scale, shift }: { scale: Float32Array; shift: Float32Array }): Promise<Linear> {
+    this.assertAlive('foldAffine()');
+    const m = this.outFeatures;
+    if (scale?.length !== m || shift?.length !== m) fail(`${this.name}: foldAffine() needs scale and shift of ${m} values, got ${show(scale)} and ${show(shift)}`);
+    const { weight, bias } = await this.getWeights();
+    const n = this.inFeatures;
+    const folded = new Linear(this.device, { inFeatures: n, outFeatures: this.outFeatures, bias: true, seed: 0, tuning: this.tuning });
+    const w = weight.map((v, i) => v * scale[Math.floor(i / n)]);
+    const b = shift.map((t, o) => (bias ? bias[o] : 0) * scale[o] + t);
+    folded.setWeights({ weight: w, bias: b });
+    return folded;
+  }
+
+  async copyForInference(): Promise<Linear> {
+    const { weight, bias } = await this.getWeights();
+    const copy = new Linear(this.device, { inFeatures: this.inFeatures, outFeatures: this.outFeatures, bias: this.bias, seed: 0, tuning: this.tuning });
+    copy.setWeights(bias ? { weight, bias } : { weight });
+    return copy;
+  }
+
   /** Reads the weight and bias back. */
   async getWeights(): Promise<LinearWeights> {
     this.assertAlive('getWeights()');

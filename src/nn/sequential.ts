@@ -256,6 +256,35 @@ export class Sequential extends GpuModule {
     }
   }
 
+  /**
+   * An inference model without batch norm: each Linear followed by a BatchNorm
+   * becomes one Linear with the BatchNorm's eval-mode map folded in (see
+   * Linear.foldBatchNorm); other layers are copied. Its predictions equal this
+   * model's in eval mode up to f32 rounding. This model is left as it is.
+   */
+  async fold(): Promise<Sequential> {
+    this.assertAlive('fold()');
+    const folded: Layer[] = [];
+    try {
+      for (let i = 0; i < this.layers.length; i++) {
+        const layer = this.layers[i];
+        const next = this.layers[i + 1];
+        if (layer.foldAffine && next?.foldedAffine) {
+          folded.push(await layer.foldAffine(await next.foldedAffine()));
+          i++;
+        } else if (layer.copyForInference) {
+          folded.push(await layer.copyForInference());
+        } else {
+          fail(`${layerName(layer, i)} cannot be copied into an inference model`);
+        }
+      }
+    } catch (e) {
+      for (const l of folded) l.destroy();
+      throw e;
+    }
+    return new Sequential(this.device, folded).eval();
+  }
+
   /** Every parameter's values, by name, read back from the GPU. */
   async getParameters(): Promise<Record<string, Float32Array>> {
     this.assertAlive('getParameters()');

@@ -34,6 +34,7 @@ import { TRAINING_TOL } from '../../support/tolerances.js';
 import { activations, normal, rng } from '../../support/data.js';
 import { counting, download, TestBuffers } from '../support/gpu.js';
 import { using, type Case } from './case.js';
+import { foldCases } from './fold.js';
 
 const TOL = TRAINING_TOL;
 
@@ -690,4 +691,5 @@ export const trainingCaseGroups: Record<string, Case[]> = {
   'training steps of whole networks against the reference': networkCases,
   'GPU-resident training API': apiCases,
   'bad input': validationCases,
+  'folding batch norm for inference': foldCases,
 };
