@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { packageAliases } from './support/aliases.js';
+import { packageAliases } from './support/aliases.mjs';
 
 export default defineConfig({
   resolve: { alias: packageAliases },

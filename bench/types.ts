@@ -19,7 +19,7 @@ export interface BenchEntry {
   op: string;
   /** Elements of the tensor: the floor's copy kernel streams this many. */
   elements: number;
-  /** Minimum bytes the op must read and write (DESIGN.md §2). */
+  /** Minimum bytes the op must read and write (docs/design.md). */
   minBytes: number;
   setup(device: GPUDevice): Promise<OursRun>;
   /** The same work for a peer library, where one can do it. */

@@ -3,7 +3,7 @@
 // `webgpu` package, e.g. on a machine with a GPU and no Chrome).
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
-import { packageAliases } from '../support/aliases.js';
+import { packageAliases } from '../support/aliases.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 

@@ -2,7 +2,7 @@
 // context, and localhost is one). The page imports the package by its name, resolved to
 // its sources (support/aliases.ts).
 import { defineConfig } from 'vite';
-import { packageAliases } from '../support/aliases.js';
+import { packageAliases } from '../support/aliases.mjs';
 import { fileURLToPath } from 'node:url';
 
 export default defineConfig({

@@ -4,6 +4,7 @@
 // sources. Usage: node scripts/run-ts.mjs FILE.ts [ARGS...]   (FILE from the project root)
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'vite';
+import { packageAliases } from '../support/aliases.mjs';
 
 const [file, ...args] = process.argv.slice(2);
 if (!file) {
@@ -11,7 +12,10 @@ if (!file) {
   process.exit(2);
 }
 const root = fileURLToPath(new URL('..', import.meta.url));
-const server = await createServer({ root, configFile: false, logLevel: 'error', server: { middlewareMode: true, hmr: false }, appType: 'custom' });
+// the package's own names resolve to its sources, as in the Vite configs (not to dist/, only as new as the last build)
+const server = await createServer({
+  root, configFile: false, logLevel: 'error', server: { middlewareMode: true, hmr: false }, appType: 'custom', resolve: { alias: packageAliases },
+});
 try {
   const { main } = await server.ssrLoadModule(`/${file}`);
   if (typeof main !== 'function') throw new Error(`${file} exports no main(args)`);

@@ -1,24 +1,22 @@
 // Drives the harness page (index.html + boot.ts) in headless Chrome: serves the
 // project with Vite on http://localhost (WebGPU needs a secure context), launches
-// the browser that scripts/system.mjs finds with the flags DESIGN.md §4 lists,
+// the browser that scripts/system.mjs finds with the flags WebGPU needs there,
 // and calls the page module's functions. Used by the Chrome test suites and by the
 // benchmark, so all see the same browser, flags and device; servePage() opens any
 // other page of the project the same way (the demo's screenshot).
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { launch, type Browser, type Page } from 'puppeteer-core';
 import { createServer, type ViteDevServer } from 'vite';
 import { ensureSystem, findBrowser } from '../../scripts/system.mjs';
-import { packageAliases, projectRoot } from '../aliases.js';
-
-export { projectRoot };
+import { packageAliases, projectRoot } from '../aliases.mjs';
 import { LOG_BINDING, MODULE_PARAM, type BootInfo } from './protocol.js';
 
-/** Headless Chromium with WebGPU on a machine with no network (DESIGN.md §4). */
+export { projectRoot };
+
+/** Headless Chromium with WebGPU on a machine with no network (docs/design.md). */
 export const CHROME_FLAGS = [
   '--enable-unsafe-webgpu',
   '--no-sandbox',

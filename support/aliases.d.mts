@@ -1,0 +1,2 @@
+export function projectRoot(): string;
+export const packageAliases: { find: RegExp; replacement: string }[];
