@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Records batch-norm cases computed by PyTorch itself, for tests/cases/torch.ts to replay.
 
-Every case is a module (nn.BatchNorm1d/2d, or F.batch_norm without running
+Every case is a module (nn.BatchNorm1d/2d/3d, or F.batch_norm without running
 statistics) with seeded initial weight, bias, running_mean, running_var and
 num_batches_tracked, run through a sequence of train()/eval() steps. Each step is a
 forward and a backward through autograd with a seeded upstream gradient (or the
@@ -20,8 +20,7 @@ Usage: /usr/bin/python3 scripts/torch-fixtures.py [--seed N|random] [--out DIR]
        [--vary-shapes] [--only SUBSTRING] [--list]
 Each case draws from its own generator, seeded by --seed and its name, so adding a
 case leaves the others' data unchanged. To add a case, append a spec to CASES; new
-modules go in MODULES (BatchNorm3d: layout 'NCL' with shape [N, C, D*H*W]), new
-losses after the batch norm in HEADS (see 'relu-sum').
+modules go in MODULES, new losses after the batch norm in HEADS (see 'relu-sum').
 """
 import argparse
 import copy
@@ -113,22 +112,32 @@ CASES = [
     spec('F.batch_norm NCL no running stats eps=0', 'functional', 'NCL', [3, 4, 9], steps=['train'] * 3, eps=0.0),
     spec('F.batch_norm NCHW no running stats no weight', 'functional', 'NCHW', [2, 3, 5, 5], steps=['train'] * 3, affine=False),
     spec('F.batch_norm NHWC no running stats offset +1e4', 'functional', 'NHWC', [2, 4, 4, 5], steps=['train'] * 3, offset=1e4),
+
+    # BatchNorm3d on NCDHW, and on NDHWC memory (channels last)
+    spec('BatchNorm3d NCDHW defaults', 'BatchNorm3d', 'NCDHW', [2, 3, 3, 4, 5]),
+    spec('BatchNorm3d NCDHW momentum=None eps=0 offset +1e4', 'BatchNorm3d', 'NCDHW', [2, 2, 2, 3, 4], momentum=None, eps=0.0, offset=1e4),
+    spec('BatchNorm3d NDHWC defaults', 'BatchNorm3d', 'NDHWC', [2, 3, 2, 4, 5]),
+    spec('BatchNorm3d NDHWC affine=False track_running_stats=False', 'BatchNorm3d', 'NDHWC', [1, 2, 3, 3, 4], affine=False, track_running_stats=False),
 ]
 
-CHANNEL_DIM = {'NC': 1, 'NCL': 1, 'NCHW': 1, 'NHWC': 3}
+CHANNEL_DIM = {'NC': 1, 'NCL': 1, 'NCHW': 1, 'NHWC': 3, 'NCDHW': 1, 'NDHWC': 4}
 
 
 def to_torch_layout(t, layout):
-    """Our memory layout to what the module takes: NHWC memory is a channels-last NCHW view."""
-    return t.permute(0, 3, 1, 2) if layout == 'NHWC' else t
+    """Our memory layout to what the module takes: NHWC (NDHWC) memory is a channels-last NCHW (NCDHW) view."""
+    if layout == 'NHWC':
+        return t.permute(0, 3, 1, 2)
+    return t.permute(0, 4, 1, 2, 3) if layout == 'NDHWC' else t
 
 
 def from_torch_layout(t, layout):
-    return t.permute(0, 2, 3, 1) if layout == 'NHWC' else t
+    if layout == 'NHWC':
+        return t.permute(0, 2, 3, 1)
+    return t.permute(0, 2, 3, 4, 1) if layout == 'NDHWC' else t
 
 
 class ModuleRun:
-    """nn.BatchNorm1d / nn.BatchNorm2d in float32 and a float64 copy."""
+    """nn.BatchNorm1d / 2d / 3d in float32 and a float64 copy."""
 
     def __init__(self, cls, c, o):
         self.m32 = cls(c, eps=o['eps'], momentum=o['momentum'], affine=o['affine'], track_running_stats=o['track_running_stats'])
@@ -206,6 +215,7 @@ class FunctionalRun:
 MODULES = {
     'BatchNorm1d': lambda c, o: ModuleRun(torch.nn.BatchNorm1d, c, o),
     'BatchNorm2d': lambda c, o: ModuleRun(torch.nn.BatchNorm2d, c, o),
+    'BatchNorm3d': lambda c, o: ModuleRun(torch.nn.BatchNorm3d, c, o),
     'functional': FunctionalRun,
 }
 
