@@ -6,11 +6,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readmeSnippet } from '../support/readme.js';
 
 const root = resolve(import.meta.dirname, '..');
 const dist = join(root, 'dist');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
 /** Dawn's complaints when it looks for a Vulkan driver that is not there. */
 const DRIVER_WARNINGS = /vkCreateInstance|VK_ERROR|CheckVkSuccessImpl/;
@@ -18,14 +18,6 @@ const DRIVER_WARNINGS = /vkCreateInstance|VK_ERROR|CheckVkSuccessImpl/;
 const files = (dir: string): string[] =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
 
-/** The first fenced code block after a README heading. */
-function readmeSnippet(heading: string): string {
-  const at = readme.indexOf(`\n## ${heading}\n`);
-  if (at < 0) throw new Error(`README.md has no section "## ${heading}"`);
-  const block = /```(?:ts|js)\n([\s\S]*?)```/.exec(readme.slice(at));
-  if (!block) throw new Error(`README.md section "## ${heading}" has no ts or js code block`);
-  return block[1];
-}
 
 function node(args: string[], cwd: string, timeout = 60_000) {
   const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', timeout });
