@@ -7,32 +7,50 @@
 
 override ALIGNED: bool = true;
 
+// sum(dy) and sum(dy * (x - m')), the second compensated: dgamma is it times invstd,
+// and where x and dy are independent it is a sum of zero-mean terms, which a
+// float32 sum (even a pairwise one) gets only to about eps * sqrt(n log n) of its
+// terms' size (issue #12). Products go in with their own rounding error (an fma).
 struct GradSums {
   dy: vec4f,
-  dyXc: vec4f,   // sum of dy * (x - m')
+  dyXc: Compensated,
 }
 
 alias Partial = GradSums;
 
 fn combine(a: GradSums, b: GradSums) -> GradSums {
-  return GradSums(a.dy + b.dy, a.dyXc + b.dyXc);
+  return GradSums(a.dy + b.dy, addCompensated(a.dyXc, b.dyXc));
 }
 
-// Loops add two values per call into one of two GradSums (independent adds).
-fn addTwo(a: GradSums, dy0: vec4f, xc0: vec4f, dy1: vec4f, xc1: vec4f) -> GradSums {
-  return GradSums(a.dy + (dy0 + dy1), fma(dy0, xc0, fma(dy1, xc1, a.dyXc)));
+// Loops add two values per call into one of two GradSums (independent adds); the
+// products by Fast2Sum in long loops (CPU adapters), by two-sum in short ones.
+fn addTwo(a: GradSums, dy0: vec4f, xc0: vec4f, dy1: vec4f, xc1: vec4f, exact: bool) -> GradSums {
+  let p0 = dy0 * xc0;
+  let p1 = dy1 * xc1;
+  let s = accumulateTwoBy(a.dyXc, p0, p1, exact);
+  let rounding = fma(dy0, xc0, -p0) + fma(dy1, xc1, -p1);
+  return GradSums(a.dy + (dy0 + dy1), Compensated(s.hi, s.lo + rounding));
 }
 
-fn addOne(a: GradSums, dy: vec4f, xc: vec4f) -> GradSums {
-  return GradSums(a.dy + dy, fma(dy, xc, a.dyXc));
+fn addOne(a: GradSums, dy: vec4f, xc: vec4f, exact: bool) -> GradSums {
+  let p = dy * xc;
+  let s = accumulateBy(a.dyXc, p, exact);
+  return GradSums(a.dy + dy, Compensated(s.hi, s.lo + fma(dy, xc, -p)));
 }
 
+// The compensated sum goes out rounded once.
 fn storeSums(slot: u32, acc: GradSums, columns: u32) {
   let section = params.partialChunks * params.slotsPerChunk;
+  let dyXc = acc.dyXc.hi + acc.dyXc.lo;
   for (var k = 0u; k < columns; k++) {
     partials[slot + k] = acc.dy[k];
-    partials[section + slot + k] = acc.dyXc[k];
+    partials[section + slot + k] = dyXc[k];
   }
+}
+
+// Column k of a GradSums in every column.
+fn gradColumn(a: GradSums, k: u32) -> GradSums {
+  return GradSums(vec4f(a.dy[k]), Compensated(vec4f(a.dyXc.hi[k]), vec4f(a.dyXc.lo[k])));
 }
 
 fn featureValue(section: u32, f: u32) -> f32 {
@@ -45,25 +63,27 @@ fn grad_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   let wg = workgroupIndex(wid, nwg);
   if (wg >= params.periodicWorkgroups) { return; }
   let t = periodicThread(wg, lid);
-  var acc = GradSums(vec4f(0.0), vec4f(0.0));
+  let none = GradSums(vec4f(0.0), Compensated(vec4f(0.0), vec4f(0.0)));
+  var acc = none;
   if (t.inRange) {
     let f = laneFeatures(t.lane);
     let mean = vec4f(featureValue(MEAN, f.x), featureValue(MEAN, f.y), featureValue(MEAN, f.z), featureValue(MEAN, f.w));
     let step = params.lanes;
     let end = t.endBlock * params.lanes + t.lane;
     var b = acc;
+    let exact = params.exactSums != 0u;
     var i = t.firstBlock * params.lanes + t.lane;
     for (; i + 3u * step < end; i += 4u * step) {
-      acc = addTwo(acc, dy4[i], x4[i] - mean, dy4[i + step], x4[i + step] - mean);
-      b = addTwo(b, dy4[i + 2u * step], x4[i + 2u * step] - mean, dy4[i + 3u * step], x4[i + 3u * step] - mean);
+      acc = addTwo(acc, dy4[i], x4[i] - mean, dy4[i + step], x4[i + step] - mean, exact);
+      b = addTwo(b, dy4[i + 2u * step], x4[i + 2u * step] - mean, dy4[i + 3u * step], x4[i + 3u * step] - mean, exact);
     }
     for (; i < end; i += step) {
-      acc = addOne(acc, dy4[i], x4[i] - mean);
+      acc = addOne(acc, dy4[i], x4[i] - mean, exact);
     }
     acc = combine(acc, b);
     if (t.ownsTail) {
       let valid = tailMask(t.lane);   // zeros past the data: they add nothing
-      acc = addOne(acc, tailDy(t.lane, valid), tailX(t.lane, valid) - mean);
+      acc = addOne(acc, tailDy(t.lane, valid), tailX(t.lane, valid) - mean, true);
     }
   }
   acc = reduceRowLanes(lid, params.lanesPerGroup, params.rowLanes, acc);
@@ -92,7 +112,7 @@ fn grad_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   if (wg >= params.planeWorkgroups) { return; }
   let f = wg / params.planeChunks;
   let mean = featureValue(MEAN, f);
-  var acc = GradSums(vec4f(0.0), vec4f(0.0));
+  var acc = GradSums(vec4f(0.0), Compensated(vec4f(0.0), vec4f(0.0)));
   var b = acc;
   var c = planeStart(f, wg % params.planeChunks, lid);
   if (params.planeStep == 1u) {
@@ -106,12 +126,12 @@ fn grad_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
         let v1 = loadItem(i + 1u);
         let v2 = loadItem(i + 2u);
         let v3 = loadItem(i + 3u);
-        acc = addTwo(acc, v0.dy, v0.x - mean, v1.dy, v1.x - mean);
-        b = addTwo(b, v2.dy, v2.x - mean, v3.dy, v3.x - mean);
+        acc = addTwo(acc, v0.dy, v0.x - mean, v1.dy, v1.x - mean, false);
+        b = addTwo(b, v2.dy, v2.x - mean, v3.dy, v3.x - mean, false);
       }
       for (; i < end; i++) {
         let v = loadItem(i);
-        acc = addOne(acc, v.dy, v.x - mean);
+        acc = addOne(acc, v.dy, v.x - mean, false);
       }
       c = nextRow(c, run);
     }
@@ -119,12 +139,12 @@ fn grad_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     // every planeStep-th item (GPUs: neighbouring threads read neighbouring items)
     for (; c.item < c.end; c = planeAdvance(c)) {
       let v = loadItem(c.index);
-      acc = addOne(acc, v.dy, v.x - mean);
+      acc = addOne(acc, v.dy, v.x - mean, true);
     }
   }
   acc = reduceRowLanes(lid, 1u, WG_SIZE, combine(acc, b));
   if (lid == 0u) {
-    let total = GradSums(vec4f(dot(acc.dy, vec4f(1.0))), vec4f(dot(acc.dyXc, vec4f(1.0))));
+    let total = combine(combine(gradColumn(acc, 0u), gradColumn(acc, 1u)), combine(gradColumn(acc, 2u), gradColumn(acc, 3u)));
     storeSums((wg % params.planeChunks) * params.slotsPerChunk + f, total, 1u);
   }
 }

@@ -11,10 +11,18 @@
 
 override ALIGNED: bool = true;   // planes: inner % 4 == 0, so items are vec4
 
-alias Partial = Moments;
+// The moments and the low part of their plain sum of x (Moments.sumX is its high
+// part): merged in the workgroup tree with the plain sum's rounding errors kept.
+struct StatsPartial {
+  m: Moments,
+  low: vec4f,
+}
 
-fn combine(a: Moments, b: Moments) -> Moments {
-  return chanMerge(a, b);
+alias Partial = StatsPartial;
+
+fn combine(a: StatsPartial, b: StatsPartial) -> StatsPartial {
+  let m = chanMerge(a.m, b.m);
+  return StatsPartial(m, (a.low + b.low) + twoSumError(a.m.sumX, b.m.sumX, m.sumX));
 }
 
 // Saturates at 2^32 - 1 rather than wrapping to 0 (which would make momentum null divide by 0).
@@ -25,34 +33,31 @@ fn countBatch(wg: u32, lid: u32) {
   }
 }
 
-// Sums of d = x - K, d^2 and x. Loops add four values per round into two of these,
+// Sums of d = x - K and d^2. Loops add four values per round into two of these,
 // so that the adds of one do not wait on the other (CPU adapters gain 1.5x).
-// The plain sum of x costs one add per vec4; bn-finalize needs it where K is far
-// from a mean near zero (see there).
 struct ShiftedSums {
   s1: vec4f,
   s2: vec4f,
-  s0: vec4f,
 }
 
 fn addTwo(a: ShiftedSums, x0: vec4f, x1: vec4f, pivot: vec4f) -> ShiftedSums {
   let d0 = x0 - pivot;
   let d1 = x1 - pivot;
-  return ShiftedSums(a.s1 + (d0 + d1), fma(d0, d0, fma(d1, d1, a.s2)), a.s0 + (x0 + x1));
+  return ShiftedSums(a.s1 + (d0 + d1), fma(d0, d0, fma(d1, d1, a.s2)));
 }
 
 fn addOne(a: ShiftedSums, x: vec4f, pivot: vec4f) -> ShiftedSums {
   let d = x - pivot;
-  return ShiftedSums(a.s1 + d, fma(d, d, a.s2), a.s0 + x);
+  return ShiftedSums(a.s1 + d, fma(d, d, a.s2));
 }
 
 fn addSums(a: ShiftedSums, b: ShiftedSums) -> ShiftedSums {
-  return ShiftedSums(a.s1 + b.s1, a.s2 + b.s2, a.s0 + b.s0);
+  return ShiftedSums(a.s1 + b.s1, a.s2 + b.s2);
 }
 
 // A thread with a long loop (CPU adapters) sums runs of RUN items on their own,
 // RUN runs into a group, and adds the groups up: three levels, so rounding stays
-// near a pairwise sum's (one level: 10x it for the plain mean at m = 10^6).
+// near a pairwise sum's (one level: 10x it).
 const RUN = 16u;
 
 // Sums of one group of runs (`runs` of them so far), and of the groups before it.
@@ -65,7 +70,7 @@ struct ThreadSums {
 fn addRun(t: ThreadSums, run: ShiftedSums) -> ThreadSums {
   var next = ThreadSums(addSums(t.group, run), t.total, t.runs + 1u);
   if (next.runs == RUN) {
-    next = ThreadSums(ShiftedSums(vec4f(0.0), vec4f(0.0), vec4f(0.0)), addSums(t.total, next.group), 0u);
+    next = ThreadSums(ShiftedSums(vec4f(0.0), vec4f(0.0)), addSums(t.total, next.group), 0u);
   }
   return next;
 }
@@ -74,17 +79,34 @@ fn threadTotal(t: ThreadSums) -> ShiftedSums {
   return addSums(t.total, t.group);
 }
 
-fn moments(n: vec4f, s: ShiftedSums) -> Moments {
-  return momentsFromShiftedSums(n, s.s1, s.s2, s.s0);
+// The plain sum of x is the reported mean near zero (bn-finalize), where a float32
+// sum, even a pairwise one, misses the 1e-6 asked of it (issue #12): each thread
+// keeps it compensated, value by value (three adds per vec4 more), and the tree
+// keeps the low part, so a workgroup's partial is its sum rounded once.
+fn partial(n: vec4f, s: ShiftedSums, plain: Compensated) -> StatsPartial {
+  let some = n > vec4f(0.0);
+  return StatsPartial(momentsFromShiftedSums(n, s.s1, s.s2, plain.hi), select(vec4f(0.0), plain.lo, some));
 }
 
-fn storeMoments(slot: u32, m: Moments, columns: u32) {
+// The four columns of one partial, merged into column x.
+fn mergePartialColumns(p: StatsPartial) -> StatsPartial {
+  let c0 = StatsPartial(column(p.m, 0u), vec4f(p.low.x));
+  let c1 = StatsPartial(column(p.m, 1u), vec4f(p.low.y));
+  let c2 = StatsPartial(column(p.m, 2u), vec4f(p.low.z));
+  let c3 = StatsPartial(column(p.m, 3u), vec4f(p.low.w));
+  return combine(combine(c0, c1), combine(c2, c3));
+}
+
+// The plain sum goes out rounded once: hi + lo.
+fn storeMoments(slot: u32, p: StatsPartial, columns: u32) {
   let section = params.partialChunks * params.slotsPerChunk;
+  let m = p.m;
+  let sumX = m.sumX + p.low;
   for (var k = 0u; k < columns; k++) {
     partials[slot + k] = m.n[k];
     partials[section + slot + k] = m.sumD[k];
     partials[2u * section + slot + k] = m.m2[k];
-    partials[3u * section + slot + k] = m.sumX[k];
+    partials[3u * section + slot + k] = sumX[k];
   }
 }
 
@@ -96,38 +118,51 @@ fn stats_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   if (wg >= params.periodicWorkgroups) { return; }
   countBatch(wg, lid);
   let t = periodicThread(wg, lid);
-  var m = Moments(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  let zero = ShiftedSums(vec4f(0.0), vec4f(0.0));
+  let none = Compensated(vec4f(0.0), vec4f(0.0));
+  var p = partial(vec4f(0.0), zero, none);
   if (t.inRange) {
     let f = laneFeatures(t.lane);
     let pivot = vec4f(x1[f.x * params.inner], x1[f.y * params.inner], x1[f.z * params.inner], x1[f.w * params.inner]);
     let step = params.lanes;   // from one block to the next
-    let zero = ShiftedSums(vec4f(0.0), vec4f(0.0), vec4f(0.0));
     var sums = ThreadSums(zero, zero, 0u);
+    var pa = none;
+    var pb = none;
+    let exact = params.exactSums != 0u;
     for (var run = t.firstBlock; run < t.endBlock; run += RUN) {
       let end = min(run + RUN, t.endBlock) * params.lanes + t.lane;
-      var a = ShiftedSums(vec4f(0.0), vec4f(0.0), vec4f(0.0));
-      var b = a;
+      var a = zero;
+      var b = zero;
       var i = run * params.lanes + t.lane;
       for (; i + 3u * step < end; i += 4u * step) {
-        a = addTwo(a, x4[i], x4[i + step], pivot);
-        b = addTwo(b, x4[i + 2u * step], x4[i + 3u * step], pivot);
+        let v0 = x4[i];
+        let v1 = x4[i + step];
+        let v2 = x4[i + 2u * step];
+        let v3 = x4[i + 3u * step];
+        a = addTwo(a, v0, v1, pivot);
+        pa = accumulateTwoBy(pa, v0, v1, exact);
+        b = addTwo(b, v2, v3, pivot);
+        pb = accumulateTwoBy(pb, v2, v3, exact);
       }
       for (; i < end; i += step) {
-        a = addOne(a, x4[i], pivot);
+        let x = x4[i];
+        a = addOne(a, x, pivot);
+        pa = accumulateBy(pa, x, exact);
       }
       sums = addRun(sums, addSums(a, b));
     }
-    m = moments(vec4f(f32(t.endBlock - t.firstBlock)), threadTotal(sums));
+    p = partial(vec4f(f32(t.endBlock - t.firstBlock)), threadTotal(sums), addCompensated(pa, pb));
     if (t.ownsTail) {
       let valid = tailMask(t.lane);
       let x = tailX(t.lane, valid);   // zeros past the data
       let d = select(vec4f(0.0), x - pivot, valid);
-      m = chanMerge(m, momentsFromShiftedSums(select(vec4f(0.0), vec4f(1.0), valid), d, d * d, x));
+      let n = select(vec4f(0.0), vec4f(1.0), valid);
+      p = combine(p, StatsPartial(momentsFromShiftedSums(n, d, d * d, x), vec4f(0.0)));
     }
   }
-  m = reduceRowLanes(lid, params.lanesPerGroup, params.rowLanes, m);
+  p = reduceRowLanes(lid, params.lanesPerGroup, params.rowLanes, p);
   if (t.inRange && t.rowLane == 0u) {
-    storeMoments(t.chunk * params.slotsPerChunk + 4u * t.lane, m, 4u);
+    storeMoments(t.chunk * params.slotsPerChunk + 4u * t.lane, p, 4u);
   }
 }
 
@@ -151,10 +186,12 @@ fn stats_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   let pivot = x1[f * params.inner];
   var c = planeStart(f, wg % params.planeChunks, lid);
   let k = f32(stepsBelow(c.item, c.end, params.planeStep));
-  let zero = ShiftedSums(vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  let zero = ShiftedSums(vec4f(0.0), vec4f(0.0));
   var sums = ThreadSums(zero, zero, 0u);
   var a = zero;
   var b = zero;
+  var pa = Compensated(vec4f(0.0), vec4f(0.0));
+  var pb = pa;
   let pivot4 = vec4f(pivot);
   if (params.planeStep == 1u) {
     // a contiguous run (CPU adapters), row by row, four items per round, in runs of RUN items
@@ -164,11 +201,19 @@ fn stats_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
       let end = c.index + run;
       var i = c.index;
       for (; i + 3u < end; i += 4u) {
-        a = addTwo(a, loadItem(i, pivot), loadItem(i + 1u, pivot), pivot4);
-        b = addTwo(b, loadItem(i + 2u, pivot), loadItem(i + 3u, pivot), pivot4);
+        let v0 = loadItem(i, pivot);
+        let v1 = loadItem(i + 1u, pivot);
+        let v2 = loadItem(i + 2u, pivot);
+        let v3 = loadItem(i + 3u, pivot);
+        a = addTwo(a, v0, v1, pivot4);
+        pa = accumulateTwo(pa, v0, v1);
+        b = addTwo(b, v2, v3, pivot4);
+        pb = accumulateTwo(pb, v2, v3);
       }
       for (; i < end; i++) {
-        a = addOne(a, loadItem(i, pivot), pivot4);
+        let x = loadItem(i, pivot);
+        a = addOne(a, x, pivot4);
+        pa = accumulate(pa, x);
       }
       counted += run;
       if (counted == RUN) {
@@ -182,12 +227,15 @@ fn stats_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   } else {
     // every planeStep-th item (GPUs: neighbouring threads read neighbouring items)
     for (; c.item < c.end; c = planeAdvance(c)) {
-      a = addOne(a, loadItem(c.index, pivot), pivot4);
+      let x = loadItem(c.index, pivot);
+      a = addOne(a, x, pivot4);
+      pa = accumulateExact(pa, x);
     }
   }
   let n = select(vec4f(k, 0.0, 0.0, 0.0), vec4f(k), ALIGNED);
-  let m = reduceRowLanes(lid, 1u, WG_SIZE, moments(n, addSums(threadTotal(sums), addSums(a, b))));
+  let own = partial(n, addSums(threadTotal(sums), addSums(a, b)), addCompensated(pa, pb));
+  let p = reduceRowLanes(lid, 1u, WG_SIZE, own);
   if (lid == 0u) {
-    storeMoments((wg % params.planeChunks) * params.slotsPerChunk + f, mergeColumns(m), 1u);
+    storeMoments((wg % params.planeChunks) * params.slotsPerChunk + f, mergePartialColumns(p), 1u);
   }
 }

@@ -48,6 +48,7 @@ struct Params {
   planeStepGroups: u32,     // planeStep items further: inner position + planeStep % groups,
   planeStepIndex: u32,      //   buffer index + (planeStep / groups) * features * groups + planeStep % groups,
   planeWrapIndex: u32,      //   and past the end of a run, index + (features - 1) * groups
+  exactSums: u32,           // 1: compensated sums use two-sum (a thread's loops are short: GPUs), 0: Fast2Sum (long: CPUs)
 
   // partial results of the reduce stages, one slot per (chunk, position): feature f
   // owns slots chunk * slotsPerChunk + j * period + f * slotInner + i, j < slotRepeat, i < slotInner
@@ -224,4 +225,62 @@ fn advanceInRow(c: PlaneCursor, run: u32) -> PlaneCursor {
 // How many of first, first + step, ... lie below end.
 fn stepsBelow(first: u32, end: u32, step: u32) -> u32 {
   return select(0u, (end - first + step - 1u) / step, first < end);
+}
+
+// ---- sums to about twice f32 precision ------------------------------------------
+// A float32 sum of n values of zero-mean data (N(0, 1), say) is off by
+// about eps * sqrt(n log n) even when added pairwise: more than 1e-6 of a mean near
+// zero. Carried as hi + lo, with each addition's rounding error recovered exactly,
+// the error stays near one rounding of the result, whatever the order.
+
+struct Compensated {
+  hi: vec4f,
+  lo: vec4f,   // what hi misses: the sum is hi + lo
+}
+
+// The rounding error of s = a + b (Knuth's two-sum: exact for any a, b).
+fn twoSumError(a: vec4f, b: vec4f, s: vec4f) -> vec4f {
+  let bb = s - a;
+  return (a - (s - bb)) + (b - bb);
+}
+
+fn addCompensated(a: Compensated, b: Compensated) -> Compensated {
+  let hi = a.hi + b.hi;
+  return Compensated(hi, (a.lo + b.lo) + twoSumError(a.hi, b.hi, hi));
+}
+
+// Value by value into a running sum: Fast2Sum's error (a.hi - t) + x, exact while
+// |a.hi| >= |x|, which a running sum past its first values nearly always is (and
+// otherwise off by no more than the plain sum's own rounding). Three adds per value.
+fn accumulate(a: Compensated, x: vec4f) -> Compensated {
+  let t = a.hi + x;
+  return Compensated(t, a.lo + ((a.hi - t) + x));
+}
+
+// Exact for any magnitudes (two-sum, six adds): for loops of a few values, where
+// a value is as large as the sum so far about as often as not (GPU tunings).
+fn accumulateExact(a: Compensated, x: vec4f) -> Compensated {
+  let t = a.hi + x;
+  return Compensated(t, a.lo + twoSumError(a.hi, x, t));
+}
+
+fn accumulateTwo(a: Compensated, x0: vec4f, x1: vec4f) -> Compensated {
+  let t0 = a.hi + x0;
+  let t1 = t0 + x1;
+  return Compensated(t1, a.lo + (((a.hi - t0) + x0) + ((t0 - t1) + x1)));
+}
+
+// Either of the above, by params.exactSums (uniform: every thread takes the same branch).
+fn accumulateBy(a: Compensated, x: vec4f, exact: bool) -> Compensated {
+  if (exact) {
+    return accumulateExact(a, x);
+  }
+  return accumulate(a, x);
+}
+
+fn accumulateTwoBy(a: Compensated, x0: vec4f, x1: vec4f, exact: bool) -> Compensated {
+  if (exact) {
+    return accumulateExact(accumulateExact(a, x0), x1);
+  }
+  return accumulateTwo(a, x0, x1);
 }
