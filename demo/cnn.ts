@@ -19,6 +19,8 @@ const WARM_CHUNKS = 2;
 const SAMPLES = { rows: 4, cols: 5 };
 const COLORS: Record<Implementation, string> = { tfjs: '#d62728', ours: '#1f77b4' };
 const IMPLS: Implementation[] = ['tfjs', 'ours'];
+/** For the charts' legends (the table says it in full). */
+const SHORT_LABELS: Record<Implementation, string> = { tfjs: "TF.js's batch norm", ours: 'webgpu-batchnorm' };
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -152,7 +154,7 @@ function drawSamples(canvas: HTMLCanvasElement) {
 
 function render() {
   const t = trainer;
-  const series = (key: 'loss' | 'accuracy') => IMPLS.map((impl) => ({ label: IMPLEMENTATION_LABELS[impl], color: COLORS[impl], points: lanes[impl][key] }));
+  const series = (key: 'loss' | 'accuracy') => IMPLS.map((impl) => ({ label: SHORT_LABELS[impl], color: COLORS[impl], points: lanes[impl][key] }));
   const compiling = !!t && IMPLS.some((i) => lanes[i].steps > 0 && lanes[i].chunks <= WARM_CHUNKS);
   drawChart($('loss'), { title: 'training loss (softmax cross-entropy)', series: series('loss'), xLabel: 'step', placeholder: 'compiling shaders…' });
   drawChart($('accuracy'), {
