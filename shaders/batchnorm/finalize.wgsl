@@ -29,11 +29,14 @@ override MODE: u32 = BATCH;
 
 // Partials of feature f, merged pairwise in a fixed order (deterministic): the
 // merge of partials 2^l apart waits at level l of a stack, so rounding grows with
-// log2 of their number, not with the number (up to 256 partials).
+// log2 of their number, not with the number (up to 256 partials). The plain sums'
+// rounding errors (two-sum) add up in `low`: sumX comes out rounded once, so the
+// mean near zero is not left to the luck of a float32 pairwise sum (issue #12).
 fn mergePartials(f: u32) -> Moments {
   let section = params.partialChunks * params.slotsPerChunk;
   var stack: array<Moments, 32>;
   var count = 0u;
+  var low = vec4f(0.0);
   for (var chunk = 0u; chunk < params.partialChunks; chunk++) {
     for (var j = 0u; j < params.slotRepeat; j++) {
       for (var i = 0u; i < params.slotInner; i++) {
@@ -41,7 +44,9 @@ fn mergePartials(f: u32) -> Moments {
         var m = Moments(vec4f(partials[s]), vec4f(partials[section + s]), vec4f(partials[2u * section + s]), vec4f(partials[3u * section + s]));
         var level = 0u;
         for (var k = count; (k & 1u) != 0u; k >>= 1u) {
-          m = chanMerge(stack[level], m);
+          let merged = chanMerge(stack[level], m);
+          low += twoSumError(stack[level].sumX, m.sumX, merged.sumX);
+          m = merged;
           level++;
         }
         stack[level] = m;
@@ -57,12 +62,20 @@ fn mergePartials(f: u32) -> Moments {
       if (first) {
         total = stack[level];
       } else {
-        total = chanMerge(stack[level], total);
+        let merged = chanMerge(stack[level], total);
+        low += twoSumError(stack[level].sumX, total.sumX, merged.sumX);
+        total = merged;
       }
       first = false;
     }
   }
+  total.sumX += low;
   return total;
+}
+
+// By its bits: WGSL lets a compiler assume that no float is NaN or infinite.
+fn isFinite(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
 }
 
 // PyTorch's choice: with eps = 0, a constant feature gets invstd 0 rather than Inf,
@@ -119,12 +132,16 @@ fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
     // (K a value of N(0, 1) data, say). The plain mean of x cancels no more than the
     // shifted one when |mean| < |mean - K|, so there it is the mean, and normalization
     // uses it too (mean - K rounds by eps * |K| < 2 * eps * |mean - K|: nothing for y).
-    // Far from zero, K + (mean - K) keeps y exact.
+    // Far from zero, K + (mean - K) keeps y exact. The mean reported (the running
+    // mean, MEAN) is the plain one wherever it is finite: its sum is compensated, so it
+    // is accurate to itself at any offset, also where K happens to lie near a mean near
+    // zero. (With infinite data the compensation is Inf - Inf; K + (mean - K) is then
+    // the mean PyTorch gives, as it was before.)
     let shiftedMean = m.sumD.x / params.count;
     let plainMean = m.sumX.x / params.count;
     let plain = abs(plainMean) < abs(shiftedMean);
     meanDelta = select(shiftedMean, plainMean - pivot, plain);
-    mean = select(pivot + meanDelta, plainMean, plain);
+    mean = select(pivot + meanDelta, plainMean, isFinite(plainMean));
     let biased = m.m2.x / params.count;
     variance = select(biased, 0.0, biased < 0.0);   // rounding can leave a tiny negative; NaN stays NaN
     if (MODE == SHARD) {
@@ -135,7 +152,7 @@ fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
       let low = (pivot - (sum - fromDelta)) + (meanDelta - fromDelta);
       let c = params.features;
       shard[f] = params.count;
-      shard[c + f] = mean;
+      shard[c + f] = select(sum, plainMean, plain);
       shard[2u * c + f] = select(low, 0.0, plain);
       shard[3u * c + f] = m.m2.x;
       return;

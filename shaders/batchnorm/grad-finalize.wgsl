@@ -23,7 +23,8 @@ const GIVEN_SUMS = 3u;  // the batch-statistics gradients from the (global) sums
 override MODE: u32 = BATCH;
 
 // (sum(dy), sum(dy * (x - mean))) of feature f, from bn-grad-reduce's partials,
-// added pairwise as bn-finalize merges.
+// added pairwise: the same stack as bn-finalize's mergePartials, on other types
+// (WGSL has no generics).
 fn reducedSums(f: u32) -> vec2f {
   let section = params.partialChunks * params.slotsPerChunk;
   var stack: array<vec2f, 32>;

@@ -158,7 +158,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     this.tuning = { ...defaultTuning(device), ...options.tuning };
     // 256 threads fit every WebGPU device: it is the least maxComputeWorkgroupSizeX and
     // maxComputeInvocationsPerWorkgroup may be, and their reductions' workgroup memory
-    // (4 vec4 per thread: 16 KiB at 256) stays within the least maxComputeWorkgroupStorageSize, 16 KiB.
+    // (5 vec4 on half the threads: 10 KiB at 256) stays within the least maxComputeWorkgroupStorageSize, 16 KiB.
     const wg = this.tuning.workgroupSize;
     if (!Number.isInteger(wg) || wg < 1 || (wg & (wg - 1)) !== 0 || wg > 256) {
       fail(`tuning.workgroupSize must be a power of 2 from 1 to 256, got ${wg}`);
