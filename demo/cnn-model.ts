@@ -5,9 +5,9 @@
 // weights and moving statistics live in TF.js variables either way.
 import type * as Tf from '@tensorflow/tfjs-core';
 import type * as Tfl from '@tensorflow/tfjs-layers';
-import { adapterName } from 'webgpu-batchnorm';
+import { adapterName, seededRandom } from 'webgpu-batchnorm';
 import { useWebGPUBatchNorm, type WebGPUBatchNormHandle } from 'webgpu-batchnorm/tfjs';
-import { GLYPH_CLASSES, GLYPH_SIZE, seededRandom, type GlyphSet } from '../examples/glyphs.js';
+import { GLYPH_CLASSES, GLYPH_SIZE, type GlyphSet } from '../examples/glyphs.js';
 
 export type Tfjs = { tf: typeof Tf; tfl: typeof Tfl; adapter: string };
 

@@ -4,6 +4,8 @@
 // downloaded; the same seed draws the same images (given the same fonts). Browser
 // only (OffscreenCanvas).
 
+import { normalSampler, seededRandom } from 'webgpu-batchnorm';
+
 export const GLYPH_SIZE = 28;
 export const GLYPH_CLASSES = 10;
 
@@ -21,24 +23,12 @@ export interface GlyphOptions {
   noise?: number;
 }
 
-/** mulberry32: a small seeded generator of uniform numbers in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const FONTS = ['sans-serif', 'serif', 'monospace'];
 
 /** `count` glyphs, labels cycling 0…9 in a seeded order. */
 export function makeGlyphs({ count, seed, noise = 0.15 }: GlyphOptions): GlyphSet {
   const random = seededRandom(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const gauss = normalSampler(random);
   const n = GLYPH_SIZE;
   const canvas = new OffscreenCanvas(n, n);
   const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
