@@ -214,6 +214,16 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     return (this.affine ? { dgamma: this.state.gradGamma, dbeta: this.state.gradBeta } : null) as AffineOnly<Affine, { dgamma: GPUBuffer; dbeta: GPUBuffer }>;
   }
 
+  /**
+   * The running mean and variance as GPU buffers of numFeatures f32 (the ones every
+   * training forward updates and eval normalizes with), for code that keeps them in
+   * sync with another framework's variables on the GPU; null without trackRunningStats.
+   */
+  get runningStatistics(): { runningMean: GPUBuffer; runningVar: GPUBuffer } | null {
+    this.assertAlive('runningStatistics');
+    return this.trackRunningStats ? { runningMean: this.state.runningMean, runningVar: this.state.runningVar } : null;
+  }
+
   /** Features in and out, as a layer of a Sequential sees them: [batch, numFeatures] rows, in layout NC only. */
   get features(): { in: number; out: number } | null {
     const rows = this.layout === 'NC' || this.axis === 1 || this.axis === -1;

@@ -190,18 +190,11 @@ export class KernelCache {
   }
 }
 
-/**
- * The BatchNorm's running-statistics buffers. BatchNorm's public API exposes gamma
- * and beta as buffers (`parameters`) but not the running mean and variance, which
- * this adapter must fill from TF.js's variables and copy back after the update
- * without a readback; until it does, they are taken from its private state.
- */
+/** The BatchNorm's running-statistics buffers (its kernels always keep them). */
 function runningBuffers(bn: BatchNorm): { runningMean: GPUBuffer; runningVar: GPUBuffer } {
-  const state = (bn as unknown as { state?: { runningMean?: GPUBuffer; runningVar?: GPUBuffer } }).state;
-  if (!state?.runningMean || !state.runningVar) {
-    throw new Error('webgpu-batchnorm/tfjs: this BatchNorm does not expose its running statistics buffers (internal layout changed)');
-  }
-  return { runningMean: state.runningMean, runningVar: state.runningVar };
+  const running = bn.runningStatistics;
+  if (!running) throw new Error('webgpu-batchnorm/tfjs: a BatchNorm without running statistics was asked for them');
+  return running;
 }
 
 /** The tensors a forward reads: x, and the values copied into the BatchNorm's own buffers first (null: left as they are). */
