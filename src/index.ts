@@ -3,3 +3,4 @@ export * from './batchnorm/index.js';
 export * from './nn/index.js';
 export { BatchNormError } from './gpu/errors.js';
 export { adapterName } from './gpu/adapter.js';
+export { toHalf, fromHalf, toHalfBits, fromHalfBits } from './gpu/half.js';
