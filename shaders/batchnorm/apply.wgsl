@@ -1,14 +1,20 @@
 // The elementwise pass, last stage of both directions:
-//   forward:  y  = (x - K) * SCALE + (SHIFT + beta)
+//   forward:  y  = act((x - K) * SCALE + (SHIFT + beta) [+ z])
 //   backward: dx = dy * GRAD_DY + (x - K) * GRAD_X + GRAD_SHIFT
 // with per-feature constants from bn-finalize or bn-grad-finalize. Subtracting K
 // (a value of the feature) before scaling keeps the result exact far from zero.
+// The fused epilogue (BatchNorm's `residual` and `activation: 'relu'`): the forward
+// reads the residual z through the dy bindings (a forward reads no dy) and adds it
+// before the ReLU. The backward needs nothing of it here: with ReLU the host binds,
+// in dy's place, the masked dy that bn-grad-reduce wrote (dy where y > 0, else 0).
 
 @group(0) @binding(5) var<storage, read> feature: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out4: array<vec4f>;
 @group(0) @binding(7) var<storage, read> beta: array<f32>;
 
 override GRAD: bool = false;
+override RESIDUAL: bool = false;  // forward: y = act(BN(x) + z), z bound as dy
+override RELU: bool = false;      // forward: y = max(., 0), NaN kept (PyTorch's relu)
 
 struct Coefficients {
   pivot: vec4f,
@@ -30,21 +36,30 @@ fn coefficients(f: vec4u) -> Coefficients {
   return Coefficients(gatherSection(PIVOT, f), vec4f(0.0), gatherSection(SCALE, f), gatherSection(SHIFT, f) + b);
 }
 
+// dy is dy in the backward, the residual z in a forward with RESIDUAL.
 fn transform(k: Coefficients, x: vec4f, dy: vec4f) -> vec4f {
-  let out = fma(x - k.pivot, k.xScale, k.shift);
+  var out = fma(x - k.pivot, k.xScale, k.shift);
   if (GRAD) {
     return fma(dy, k.dyScale, out);
+  }
+  if (RESIDUAL) {
+    out += dy;
+  }
+  if (RELU) {
+    // not max(out, 0): WGSL leaves max with a NaN operand to the implementation;
+    // PyTorch's relu keeps NaN, and -0 becomes 0
+    out = select(out, vec4f(0.0), out <= vec4f(0.0));
   }
   return out;
 }
 
 fn loadDy(i: u32) -> vec4f {
-  if (GRAD) { return dy4[i]; }
+  if (GRAD || RESIDUAL) { return dy4[i]; }
   return vec4f(0.0);
 }
 
 fn loadTailDy(lane: u32, valid: vec4<bool>) -> vec4f {
-  if (GRAD) { return tailDy(lane, valid); }
+  if (GRAD || RESIDUAL) { return tailDy(lane, valid); }
   return vec4f(0.0);
 }
 

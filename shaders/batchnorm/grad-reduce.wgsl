@@ -1,11 +1,55 @@
 // Stage 1 of the backward pass: per feature, sum(dy) and sum(dy * (x - m')) with
 // m' the mean rounded to f32, as partials that bn-grad-finalize adds up and then
 // corrects by the rounding of m'. Same traversals as bn-stats.
+//
+// With a fused ReLU (BatchNorm's `activation: 'relu'`), dy is the gradient of the
+// final output, and batch norm's own gradient is dy' = dy where y > 0, else 0
+// (PyTorch's threshold_backward on the ReLU's output: 0 at the kink and where y is
+// NaN). The mask comes from y, the forward's output that the BatchNorm keeps, so
+// it is exactly the forward's comparison and nothing else need be kept. This stage
+// sums dy' and writes it to `masked` once, for bn-apply's dx and as dresidual.
 
 @group(0) @binding(5) var<storage, read> feature: array<f32>;
 @group(0) @binding(6) var<storage, read_write> partials: array<f32>;
+// RELU only (else other buffers stand in, never read nor written): y, padded to
+// whole vec4s, and dy' as scalars (a vec4 component store may rewrite the whole
+// vec4, which races where neighbouring scalars belong to other workgroups).
+@group(0) @binding(7) var<storage, read> y4: array<vec4f>;
+@group(0) @binding(8) var<storage, read_write> masked: array<f32>;
 
 override ALIGNED: bool = true;
+override RELU: bool = false;
+
+// dy' of the vec4 at vec4 index i (stored), or dy itself without ReLU.
+fn maskVec(i: u32, dy: vec4f) -> vec4f {
+  if (!RELU) { return dy; }
+  let m = select(vec4f(0.0), dy, y4[i] > vec4f(0.0));
+  let e = 4u * i;
+  masked[e] = m.x;
+  masked[e + 1u] = m.y;
+  masked[e + 2u] = m.z;
+  masked[e + 3u] = m.w;
+  return m;
+}
+
+// The same for the partial last block of the periodic traversal: only its valid values are stored.
+fn maskTail(lane: u32, valid: vec4<bool>, dy: vec4f) -> vec4f {
+  if (!RELU) { return dy; }
+  let i = params.blocks * params.lanes + lane;
+  let m = select(vec4f(0.0), dy, y4[i] > vec4f(0.0));
+  for (var k = 0u; k < 4u; k++) {
+    if (valid[k]) { masked[4u * i + k] = m[k]; }
+  }
+  return m;
+}
+
+// dy' of the scalar at index i.
+fn maskScalar(i: u32, dy: f32) -> f32 {
+  if (!RELU) { return dy; }
+  let m = select(0.0, dy, y4[i / 4u][i % 4u] > 0.0);
+  masked[i] = m;
+  return m;
+}
 
 // sum(dy) and sum(dy * (x - m')), the second compensated: dgamma is it times invstd,
 // and where x and dy are independent it is a sum of zero-mean terms, which a
@@ -74,16 +118,17 @@ fn grad_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
     let exact = params.exactSums != 0u;
     var i = t.firstBlock * params.lanes + t.lane;
     for (; i + 3u * step < end; i += 4u * step) {
-      acc = addTwo(acc, dy4[i], x4[i] - mean, dy4[i + step], x4[i + step] - mean, exact);
-      b = addTwo(b, dy4[i + 2u * step], x4[i + 2u * step] - mean, dy4[i + 3u * step], x4[i + 3u * step] - mean, exact);
+      acc = addTwo(acc, maskVec(i, dy4[i]), x4[i] - mean, maskVec(i + step, dy4[i + step]), x4[i + step] - mean, exact);
+      b = addTwo(b, maskVec(i + 2u * step, dy4[i + 2u * step]), x4[i + 2u * step] - mean,
+                 maskVec(i + 3u * step, dy4[i + 3u * step]), x4[i + 3u * step] - mean, exact);
     }
     for (; i < end; i += step) {
-      acc = addOne(acc, dy4[i], x4[i] - mean, exact);
+      acc = addOne(acc, maskVec(i, dy4[i]), x4[i] - mean, exact);
     }
     acc = combine(acc, b);
     if (t.ownsTail) {
       let valid = tailMask(t.lane);   // zeros past the data: they add nothing
-      acc = addOne(acc, tailDy(t.lane, valid), tailX(t.lane, valid) - mean, true);
+      acc = addOne(acc, maskTail(t.lane, valid, tailDy(t.lane, valid)), tailX(t.lane, valid) - mean, true);
     }
   }
   acc = reduceRowLanes(lid, params.lanesPerGroup, params.rowLanes, acc);
@@ -99,10 +144,10 @@ struct Item {
 
 fn loadItem(index: u32) -> Item {
   if (ALIGNED) {
-    return Item(x4[index], dy4[index]);
+    return Item(x4[index], maskVec(index, dy4[index]));
   }
   // scalar item in column x; the other columns have dy = 0 and add nothing
-  return Item(vec4f(x1[index], 0.0, 0.0, 0.0), vec4f(dy1[index], 0.0, 0.0, 0.0));
+  return Item(vec4f(x1[index], 0.0, 0.0, 0.0), vec4f(maskScalar(index, dy1[index]), 0.0, 0.0, 0.0));
 }
 
 @compute @workgroup_size(WG_SIZE)

@@ -21,7 +21,7 @@ import {
   type ShardStatistics,
 } from './statistics.js';
 import { fromTorchNames, TORCH_NAMES, toTorchNames, type TorchBatchNormState } from './torch-names.js';
-import { checkBatchStatistics, checkCallOptions, checkEps, checkMomentum, checkPlacement, checkShape, checkTensorBuffer } from './validate.js';
+import { checkActivation, checkBatchStatistics, checkCallOptions, checkEps, checkMomentum, checkPlacement, checkShape, checkTensorBuffer } from './validate.js';
 
 /**
  * What exists only with `affine`: T when it is true (the default), null when false,
@@ -53,7 +53,20 @@ export interface BatchNormOptions<Affine extends boolean = boolean> {
   unbiasedRunningVar?: boolean;
   /** Workgroup sizing; defaults depend on the adapter (CPU or GPU). */
   tuning?: Partial<Tuning>;
+  /**
+   * A fused epilogue: 'relu' gives y = max(BN(x) (+ z), 0), in the same dispatches.
+   * backward() then takes dy of that output. Default 'none'.
+   */
+  activation?: BatchNormActivation;
+  /**
+   * The forward takes a second tensor z of x's shape (`{ residual: z }`) and adds it
+   * before the activation: y = act(BN(x) + z); backward() returns dresidual. Default false.
+   */
+  residual?: boolean;
 }
+
+/** The fused activations (the toolkit's `Activation` is the standalone layer). */
+export type BatchNormActivation = 'none' | 'relu';
 
 export interface BatchNormState<Affine extends boolean = boolean> {
   gamma: AffineOnly<Affine, Float32Array>;
@@ -68,9 +81,15 @@ export interface Gradients<T, Affine extends boolean = boolean> {
   /** null when affine is false */
   dgamma: AffineOnly<Affine, T>;
   dbeta: AffineOnly<Affine, T>;
+  /**
+   * The gradient for the residual z: null without `residual`; dy itself (the same
+   * buffer, or a copy of the array) without an activation; with 'relu', dy where
+   * y > 0 and 0 elsewhere, a buffer of the BatchNorm's.
+   */
+  dresidual: T | null;
 }
 
-const OPTIONS = ['numFeatures', 'layout', 'axis', 'eps', 'momentum', 'affine', 'trackRunningStats', 'unbiasedRunningVar', 'tuning'] as const;
+const OPTIONS = ['numFeatures', 'layout', 'axis', 'eps', 'momentum', 'affine', 'trackRunningStats', 'unbiasedRunningVar', 'tuning', 'activation', 'residual'] as const;
 /** Other libraries' names for these options, for a hint when one is used. */
 const ALIASES = { num_features: 'numFeatures', epsilon: 'eps', track_running_stats: 'trackRunningStats' };
 const TUNING = ['workgroupSize', 'targetWorkgroups', 'minItemsPerThread', 'contiguousItems'] as const;
@@ -98,6 +117,8 @@ export interface ForwardOptions {
    * statistics take them in as one batch norm over the whole batch would.
    */
   statistics?: GPUBuffer;
+  /** With the `residual` option (and only then): z, a GPUBuffer like x, added before the activation. */
+  residual?: GPUBuffer;
 }
 
 /** backward()'s second argument: an encoder (as before), or options. */
@@ -130,6 +151,10 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   readonly trackRunningStats: boolean;
   readonly unbiasedRunningVar: boolean;
   readonly tuning: Tuning;
+  /** The fused activation after batch norm (and the residual add). */
+  readonly activation: BatchNormActivation;
+  /** Whether the forward adds a residual z before the activation. */
+  readonly residual: boolean;
   private mode = true;
   /** A plan per shape is kept for at most this many shapes (see README: y and dx of older shapes are destroyed). */
   protected override readonly maxPlans = MAX_PLANS;
@@ -155,6 +180,8 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     this.affine = checkBoolean('affine', options.affine ?? true) as Affine;
     this.trackRunningStats = checkBoolean('trackRunningStats', options.trackRunningStats ?? true);
     this.unbiasedRunningVar = checkBoolean('unbiasedRunningVar', options.unbiasedRunningVar ?? true);
+    this.activation = checkActivation(options.activation === undefined ? 'none' : options.activation);
+    this.residual = checkBoolean('residual', options.residual ?? false);
     this.tuning = { ...defaultTuning(device), ...options.tuning };
     // 256 threads fit every WebGPU device: it is the least maxComputeWorkgroupSizeX and
     // maxComputeInvocationsPerWorkgroup may be, and their reductions' workgroup memory
@@ -263,7 +290,8 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
 
   private plan(shape: number[], view: CanonicalView): Plan {
     return this.planFor(shape, (label) => new Plan(this.device, this.pipelines, view, label, this.tuning,
-      { eps: this.eps, momentum: this.momentum, unbiasedRunningVar: this.unbiasedRunningVar }, this.state));
+      { eps: this.eps, momentum: this.momentum, unbiasedRunningVar: this.unbiasedRunningVar, relu: this.activation === 'relu', residual: this.residual },
+      this.state));
   }
 
   private run(encoder: GPUCommandEncoder | undefined, label: string, record: (pass: GPUComputePassEncoder) => void) {
@@ -278,13 +306,18 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
    */
   forward(x: GPUBuffer, shape: readonly number[], options?: GPUCommandEncoder | ForwardOptions): GPUBuffer {
     this.assertAlive('forward()');
-    const { encoder, statistics } = checkCallOptions<ForwardOptions>('forward()', options, ['encoder', 'statistics']);
+    const { encoder, statistics, residual } = checkCallOptions<ForwardOptions>('forward()', options, ['encoder', 'statistics', 'residual']);
+    this.checkResidualGiven('forward()', residual);
     const input = this.checkInput(shape, statistics !== undefined);
     checkTensorBuffer('x', x, input.view);
     this.checkNotOutput('x', x, 'forward()');
+    if (residual !== undefined) {
+      checkTensorBuffer('residual', residual, input.view);
+      this.checkNotOutput('residual', residual, 'forward()');
+    }
     if (statistics !== undefined) this.checkGivenBuffer('statistics', statistics, STATISTICS_SECTIONS, [], input.mode);
     const plan = this.plan(input.shape, input.view);
-    this.run(encoder, 'forward', (pass) => plan.encodeForward(pass, x, input.mode, statistics));
+    this.run(encoder, 'forward', (pass) => plan.encodeForward(pass, x, input.mode, statistics, residual));
     this.last = { plan, x, shape: input.shape, batchStatistics: input.mode !== 'running', given: statistics !== undefined };
     return plan.y;
   }
@@ -303,7 +336,24 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
       dx: last.plan.dx,
       dgamma: this.affine ? this.state.gradGamma : null,
       dbeta: this.affine ? this.state.gradBeta : null,
+      dresidual: this.dresidual(last.plan, dy),
     } as Gradients<GPUBuffer, Affine>;
+  }
+
+  /** dresidual: dy itself without an activation (d(BN + z)/dz = 1), dy' = dy·mask with ReLU. */
+  private dresidual(plan: Plan, dy: GPUBuffer): GPUBuffer | null {
+    if (!this.residual) return null;
+    return this.activation === 'relu' ? plan.masked : dy;
+  }
+
+  /** A residual exactly when the BatchNorm was made with `residual: true`. */
+  private checkResidualGiven(call: string, residual: unknown): void {
+    if (this.residual && residual === undefined) {
+      fail(`${call}: this BatchNorm was made with residual: true; pass the residual tensor: ${call.replace('()', '')}(x, shape, { residual: z })`);
+    }
+    if (!this.residual && residual !== undefined) {
+      fail(`${call}: residual given (${show(residual)}), but this BatchNorm was made without residual: true`);
+    }
   }
 
   /** The last forward, checked for a backward-like call taking dy. */
@@ -330,11 +380,13 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   }
 
   /** forward() on a typed array: uploads x (and given statistics), runs, and reads y back. */
-  async forwardArray(x: Float32Array, shape: readonly number[], options: { statistics?: Statistics } = {}): Promise<Float32Array> {
+  async forwardArray(x: Float32Array, shape: readonly number[], options: { statistics?: Statistics; residual?: Float32Array } = {}): Promise<Float32Array> {
     this.assertAlive('forwardArray()');
-    const { statistics } = checkCallOptions<{ encoder?: never; statistics?: Statistics }>('forwardArray()', options, ['statistics']);
+    const { statistics, residual } = checkCallOptions<{ encoder?: never; statistics?: Statistics; residual?: Float32Array }>('forwardArray()', options, ['statistics', 'residual']);
+    this.checkResidualGiven('forwardArray()', residual);
     const input = this.checkInput(shape, statistics !== undefined);
     const data = checkArray('x', x, input.view.size);
+    const z = residual === undefined ? undefined : checkArray('residual', residual, input.view.size);
     const given = statistics === undefined ? undefined : this.checkStatistics(statistics, input.mode);
     const previous = this.last;
     // a forward that failed on the GPU never ran: it is not the last forward
@@ -342,7 +394,11 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
       const plan = this.plan(input.shape, input.view);
       const upload = plan.owned.upload('x', data);
       const encoder = this.encoder('forwardArray');
-      const y = this.forward(upload, input.shape, { encoder, statistics: given && this.buffers.upload('statistics', given) });
+      const y = this.forward(upload, input.shape, {
+        encoder,
+        statistics: given && this.buffers.upload('statistics', given),
+        residual: z && plan.owned.upload('residual', z),
+      });
       const [out] = await this.readBack(encoder, [{ buffer: y, floats: input.view.size }]);
       return out;
     }, () => (this.last = previous));
@@ -363,12 +419,19 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
       const encoder = this.encoder('backwardArray');
       const g = this.backward(upload, { encoder, sums: given && this.buffers.upload('sums', given) });
       const c = this.numFeatures;
-      const [dx, dgamma, dbeta] = await this.readBack(encoder, [
+      const masked = this.residual && this.activation === 'relu';
+      const [dx, dgamma, dbeta, dresidual] = await this.readBack(encoder, [
         { buffer: g.dx, floats: last.plan.view.size },
         { buffer: this.state.gradGamma, floats: c },
         { buffer: this.state.gradBeta, floats: c },
+        ...(masked ? [{ buffer: g.dresidual!, floats: last.plan.view.size }] : []),
       ]);
-      return { dx, dgamma: this.affine ? dgamma : null, dbeta: this.affine ? dbeta : null } as Gradients<Float32Array, Affine>;
+      return {
+        dx,
+        dgamma: this.affine ? dgamma : null,
+        dbeta: this.affine ? dbeta : null,
+        dresidual: masked ? dresidual : this.residual ? Float32Array.from(data) : null,
+      } as Gradients<Float32Array, Affine>;
     });
   }
 
@@ -565,8 +628,8 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   /** A new BatchNorm with these options and this state, in eval mode (for an inference model). */
   async copyForInference(): Promise<BatchNorm<Affine>> {
     const s = await this.getState();
-    const { numFeatures, eps, momentum, affine, trackRunningStats, unbiasedRunningVar, tuning } = this;
-    const copy = new BatchNorm<Affine>(this.device, { numFeatures, ...(this.layout ? { layout: this.layout } : { axis: this.axis! }), eps, momentum, affine, trackRunningStats, unbiasedRunningVar, tuning });
+    const { numFeatures, eps, momentum, affine, trackRunningStats, unbiasedRunningVar, tuning, activation, residual } = this;
+    const copy = new BatchNorm<Affine>(this.device, { numFeatures, ...(this.layout ? { layout: this.layout } : { axis: this.axis! }), eps, momentum, affine, trackRunningStats, unbiasedRunningVar, tuning, activation, residual });
     copy.setState(s);
     copy.training = false;
     return copy;

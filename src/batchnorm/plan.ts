@@ -39,6 +39,9 @@ export interface Options {
   eps: number;
   momentum: number | null;
   unbiasedRunningVar: boolean;
+  /** The fused epilogue: y = act(BN(x) + z). */
+  relu: boolean;
+  residual: boolean;
 }
 
 export class Plan {
@@ -49,7 +52,10 @@ export class Plan {
   readonly partials: GPUBuffer;
   readonly y: GPUBuffer;
   private dxBuffer?: GPUBuffer;
-  /** Bind groups by the caller's buffers they bind: [x, statistics] forward, [x, dy, sums] backward. */
+  private maskedBuffer?: GPUBuffer;
+  private readonly relu: boolean;
+  private readonly residual: boolean;
+  /** Bind groups by the caller's buffers they bind: [x, statistics, z] forward, [x, dy, sums] backward. */
   private readonly groups = new KeyedCache<GPUBindGroup[]>();
 
   constructor(
@@ -62,6 +68,8 @@ export class Plan {
     private readonly buffers: ModuleBuffers,
   ) {
     this.partition = partition(view, tuning);
+    this.relu = options.relu;
+    this.residual = options.residual;
     this.owned = new OwnedBuffers(device, label);
     this.params = this.owned.uniform('params', paramsFields, {
       ...this.partition.fields,
@@ -80,8 +88,18 @@ export class Plan {
     return this.dxBuffer;
   }
 
+  /**
+   * With ReLU: dy' = dy where y > 0, else 0, written by bn-grad-reduce and read by
+   * the dx pass in dy's place; it is dresidual when the BatchNorm has a residual.
+   * Created with the first backward.
+   */
+  get masked(): GPUBuffer {
+    this.maskedBuffer ??= this.owned.tensor('masked dy', this.view.size);
+    return this.maskedBuffer;
+  }
+
   writes(buffer: GPUBuffer): boolean {
-    return buffer === this.y || buffer === this.dxBuffer;
+    return buffer === this.y || buffer === this.dxBuffer || buffer === this.maskedBuffer;
   }
 
   private constants(extra: Record<string, number | boolean> = {}) {
@@ -102,11 +120,13 @@ export class Plan {
     return { ...this.views(x, 'x'), ...this.views(dy, 'dy') };
   }
 
-  private forwardBindGroups(x: GPUBuffer, shard: GPUBuffer): GPUBindGroup[] {
-    return this.groups.get([x, shard], () => {
+  /** z: the residual, read through the dy bindings by the forward's apply (x stands in without one). */
+  private forwardBindGroups(x: GPUBuffer, shard: GPUBuffer, z: GPUBuffer = x): GPUBindGroup[] {
+    return this.groups.get([x, shard, z], () => {
       const b = this.buffers;
       const params = { buffer: this.params };
       const xv = this.tensors(x);
+      const xz = this.tensors(x, z);
       return [
         this.pipelines.bindGroup(stages.stats, `${this.label} stats`, {
           params, ...xv, partials: { buffer: this.partials }, batches: { buffer: b.batches },
@@ -117,7 +137,7 @@ export class Plan {
           runningVar: { buffer: b.runningVar }, batches: { buffer: b.batches }, shard: { buffer: shard },
         }),
         this.pipelines.bindGroup(stages.apply, `${this.label} apply`, {
-          params, ...xv, feature: { buffer: b.feature }, out4: { buffer: this.y }, beta: { buffer: b.beta },
+          params, ...xz, feature: { buffer: b.feature }, out4: { buffer: this.y }, beta: { buffer: b.beta },
         }),
       ];
     });
@@ -128,16 +148,20 @@ export class Plan {
       const b = this.buffers;
       const params = { buffer: this.params };
       const xdy = this.tensors(x, dy);
+      // Without ReLU, y4 and masked are never touched: x's vec4 view and dx (written
+      // only by the later dx pass) stand in.
+      const mask = this.relu ? { y4: { buffer: this.y }, masked: { buffer: this.masked } } : { y4: xdy.x4, masked: { buffer: this.dx } };
       return [
         this.pipelines.bindGroup(stages.gradReduce, `${this.label} grad reduce`, {
-          params, ...xdy, feature: { buffer: b.feature }, partials: { buffer: this.partials },
+          params, ...xdy, feature: { buffer: b.feature }, partials: { buffer: this.partials }, ...mask,
         }),
         this.pipelines.bindGroup(stages.gradFinalize, `${this.label} grad finalize`, {
           params, partials: { buffer: this.partials }, feature: { buffer: b.feature }, gamma: { buffer: b.gamma },
           gradGamma: { buffer: b.gradGamma }, gradBeta: { buffer: b.gradBeta }, shard: { buffer: shard },
         }),
         this.pipelines.bindGroup(stages.apply, `${this.label} grad input`, {
-          params, ...xdy, feature: { buffer: b.feature }, out4: { buffer: this.dx }, beta: { buffer: b.beta }, // read only forward
+          params, ...(this.relu ? this.tensors(x, this.masked) : xdy), // with ReLU, dx from dy'
+          feature: { buffer: b.feature }, out4: { buffer: this.dx }, beta: { buffer: b.beta }, // read only forward
         }),
       ];
     });
@@ -148,7 +172,8 @@ export class Plan {
     const p = this.partition;
     const periodic = p.reduce === 'periodic';
     const source = stage === 'stats' ? stages.stats : stages.gradReduce;
-    dispatch(this.device, pass, this.pipelines.pipeline(source, `${stage}_${periodic ? 'periodic' : 'planes'}`, this.constants({ ALIGNED: p.aligned })),
+    const constants: Record<string, boolean> = stage === 'stats' ? { ALIGNED: p.aligned } : { ALIGNED: p.aligned, RELU: this.relu };
+    dispatch(this.device, pass, this.pipelines.pipeline(source, `${stage}_${periodic ? 'periodic' : 'planes'}`, this.constants(constants)),
       group, periodic ? p.periodicWorkgroups : p.planeWorkgroups);
   }
 
@@ -162,8 +187,8 @@ export class Plan {
    * With `given` statistics (data-parallel), their finalize and apply, and a count of
    * the batch first when the running statistics take it in.
    */
-  encodeForward(pass: GPUComputePassEncoder, x: GPUBuffer, mode: StatisticsMode, given: Given): void {
-    const [stats, finalize, apply] = this.forwardBindGroups(x, given ?? this.buffers.statistics);
+  encodeForward(pass: GPUComputePassEncoder, x: GPUBuffer, mode: StatisticsMode, given: Given, z?: GPUBuffer): void {
+    const [stats, finalize, apply] = this.forwardBindGroups(x, given ?? this.buffers.statistics, z);
     if (given) {
       if (mode === 'batch-and-running') this.encodeFinalize(pass, finalize, 'tick');
       this.encodeFinalize(pass, finalize, mode === 'batch-and-running' ? 'given-and-running' : 'given');
@@ -188,11 +213,13 @@ export class Plan {
 
   /**
    * Records a backward pass for a forward over x: 3 dispatches. With `given` sums
-   * (data-parallel), 2: their finalize and dx.
+   * (data-parallel), 2: their finalize and dx; 3 with ReLU, whose dy' (the dx pass's
+   * input and dresidual) bn-grad-reduce writes from this dy (its sums go unused).
    */
   encodeBackward(pass: GPUComputePassEncoder, x: GPUBuffer, dy: GPUBuffer, batchStatistics: boolean, given: Given): void {
     const [reduce, finalize, apply] = this.backwardBindGroups(x, dy, given ?? this.buffers.sums);
     if (given) {
+      if (this.relu) this.encodeReduce(pass, reduce, 'grad');
       this.encodeGradFinalize(pass, finalize, 'given-sums');
     } else {
       this.encodeReduce(pass, reduce, 'grad');
@@ -210,7 +237,8 @@ export class Plan {
 
   private encodeApply(pass: GPUComputePassEncoder, group: GPUBindGroup, grad: boolean): void {
     const periodic = this.partition.apply === 'periodic';
-    const pipeline = this.pipelines.pipeline(stages.apply, periodic ? 'apply_periodic' : 'apply_planes', this.constants({ GRAD: grad }));
+    const epilogue: Record<string, boolean> = grad ? {} : { RESIDUAL: this.residual, RELU: this.relu };
+    const pipeline = this.pipelines.pipeline(stages.apply, periodic ? 'apply_periodic' : 'apply_planes', this.constants({ GRAD: grad, ...epilogue }));
     dispatch(this.device, pass, pipeline, group, periodic ? this.partition.periodicWorkgroups : this.partition.planeWorkgroups);
   }
 

@@ -1,5 +1,8 @@
 // Float64 CPU reference of batch normalization with PyTorch's semantics. Plain
 // loops, two-pass statistics: the oracle every GPU result is checked against.
+// With the fused epilogue it is y = relu(BN(x) + z) as PyTorch writes it, and the
+// backward is PyTorch's: ReLU's gradient from its output (dy where y > 0, so 0 at
+// the kink and where y is NaN), then batch norm's; dresidual is that masked dy.
 import { canonicalView, type FeaturePlacement, type Layout } from './layout.js';
 
 export interface ReferenceOptions {
@@ -12,6 +15,10 @@ export interface ReferenceOptions {
   /** Bessel's correction m / (m - 1) on the running variance (PyTorch); false for Keras and ONNX */
   unbiasedRunningVar?: boolean;
   training?: boolean;
+  /** The epilogue after batch norm (and the residual add): 'relu' or 'none' (default). */
+  activation?: 'none' | 'relu';
+  /** The forward takes z and adds it before the activation. */
+  residual?: boolean;
 }
 
 export interface ReferenceState {
@@ -30,6 +37,10 @@ export interface ReferenceSaved {
   invstd: Float64Array;
   /** true when the batch's own statistics were used (training, or no running statistics) */
   batchStatistics: boolean;
+  /** The epilogue, and the final output y that ReLU's gradient is taken from. */
+  activation?: 'none' | 'relu';
+  residual?: boolean;
+  y?: Float64Array;
 }
 
 export interface ReferenceForward extends ReferenceSaved {
@@ -67,14 +78,21 @@ function eachElement(layout: FeaturePlacement, shape: readonly number[], c: numb
 const inverseStd = (variance: number, eps: number, batchStatistics: boolean) =>
   variance + eps === 0 && batchStatistics ? 0 : 1 / Math.sqrt(variance + eps);
 
+/** PyTorch's relu: NaN stays NaN. */
+const relu = (v: number) => (v <= 0 ? 0 : v);
+
 export function forward(
   x: ArrayLike<number>,
   shape: readonly number[],
   state: ReferenceState,
   options: ReferenceOptions,
+  /** the residual, with `residual: true` */
+  z?: ArrayLike<number>,
 ): ReferenceForward {
   const layout = placementOf(options);
   const { eps = 1e-5, momentum = 0.1, trackRunningStats = true, unbiasedRunningVar = true, training = true } = options;
+  const { activation = 'none', residual = false } = options;
+  if (residual !== (z !== undefined)) throw new Error(residual ? 'the residual option needs z' : 'z given without the residual option');
   const { features, count: m, size } = canonicalView(layout, shape);
   const batchStatistics = training || !trackRunningStats;
   if (batchStatistics && m < 2) {
@@ -115,13 +133,19 @@ export function forward(
       next.runningVar[c] = (1 - factor) * state.runningVar[c] + factor * variance[c] * correction;
     }
   }
-  return { y, mean, variance, invstd, batchStatistics, state: next };
+  for (let i = 0; i < size; i++) {
+    if (z) y[i] += z[i];
+    if (activation === 'relu') y[i] = relu(y[i]);
+  }
+  return { y, mean, variance, invstd, batchStatistics, activation, residual, state: next };
 }
 
 export interface ReferenceGradients {
   dx: Float64Array;
   dgamma: Float64Array;
   dbeta: Float64Array;
+  /** null without the residual option */
+  dresidual: Float64Array | null;
 }
 
 export function backward(
@@ -133,6 +157,11 @@ export function backward(
   saved: ReferenceSaved,
 ): ReferenceGradients {
   const { features, count: m, size } = canonicalView(layout, shape);
+  if (saved.activation === 'relu') {
+    const y = saved.y ?? (() => { throw new Error('the relu backward needs the forward\'s y'); })();
+    dy = Float64Array.from(dy, (g, i) => (y[i] > 0 ? g : 0));
+  }
+  const dresidual = saved.residual ? Float64Array.from(dy) : null;
   const dx = new Float64Array(size);
   const dgamma = new Float64Array(features);
   const dbeta = new Float64Array(features);
@@ -155,7 +184,7 @@ export function backward(
         : dy[i] * gamma[c] * invstd[c];
     });
   }
-  return { dx, dgamma, dbeta };
+  return { dx, dgamma, dbeta, dresidual };
 }
 
 /** The same calls as BatchNorm, in float64 on the CPU, keeping its state between calls. */
@@ -168,8 +197,8 @@ export class ReferenceBatchNorm {
     this.state = initialState(options.numFeatures);
   }
 
-  forward(x: ArrayLike<number>, shape: readonly number[]): Float64Array {
-    const result = forward(x, shape, this.state, { ...this.options, training: this.training });
+  forward(x: ArrayLike<number>, shape: readonly number[], z?: ArrayLike<number>): Float64Array {
+    const result = forward(x, shape, this.state, { ...this.options, training: this.training }, z);
     this.state = result.state;
     this.last = { x: Float64Array.from(x), shape: [...shape], saved: result };
     return result.y;

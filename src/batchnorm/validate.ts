@@ -22,6 +22,12 @@ export function checkEps(v: unknown): number {
   return v as number;
 }
 
+/** The fused activations, spelt exactly (no case folding: 'ReLU' is refused, naming itself). */
+export function checkActivation(v: unknown): 'none' | 'relu' {
+  if (v !== 'none' && v !== 'relu') fail(`activation must be 'none' or 'relu', got ${show(v)}`);
+  return v as 'none' | 'relu';
+}
+
 export function checkMomentum(v: unknown): number | null {
   if (v === null) return null;
   if (typeof v !== 'number' || !(v >= 0 && v <= 1)) fail(`momentum must be a number in [0, 1] or null, got ${show(v)}`);
