@@ -6,6 +6,7 @@ import { apiCases } from './cases/api.js';
 import { torchCases } from './cases/torch.js';
 import { reliabilityCases } from './cases/reliability.js';
 import { dataParallelCases } from './cases/data-parallel.js';
+import { fusedCases } from './cases/fused.js';
 import { requestDevice } from '../src/node.js';
 import { withoutGpuErrors } from '../support/compare.js';
 import { useDevice } from './helpers.js';
@@ -20,6 +21,7 @@ describe.each([
   ['parity with PyTorch', torchCases],
   ['reliability', reliabilityCases],
   ['data-parallel', dataParallelCases],
+  ['fused epilogues', fusedCases],
 ])('%s', (_, cases) => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     await withoutGpuErrors(gpu.device, () => c.run(gpu.device));

@@ -9,6 +9,7 @@ import { trainingCaseGroups } from './training.js';
 import { torchCases } from './torch.js';
 import { reliabilityCases } from './reliability.js';
 import { dataParallelCases } from './data-parallel.js';
+import { fusedCases } from './fused.js';
 
 export const caseGroups: Record<string, Case[]> = {
   'parity with the float64 reference': parityCases,
@@ -18,5 +19,6 @@ export const caseGroups: Record<string, Case[]> = {
   'parity with PyTorch': torchCases,
   reliability: reliabilityCases,
   'data-parallel': dataParallelCases,
+  'fused epilogues': fusedCases,
   ...trainingCaseGroups,
 };
