@@ -25,7 +25,7 @@ const TESTS: [string, string][] = [
   ['trainable: false matches stock', 'trainableFalse'],
   ['restore() gives the stock path back; a second call returns the same handle', 'restoreAndTwice'],
   ['cpu backend: nothing changes, the model trains', 'cpuBackend'],
-  ['20 steps: numTensors steady, no GPUBuffer created per step', 'steadyLoop'],
+  ['50 steps: numTensors steady, no GPUBuffer created per step', 'steadyLoop'],
   ['bad input: a feature count that does not fit names the layer', 'badInput'],
   ['one layer twice in one gradient: replayed forward, gradients match stock', 'twiceInOneGradient'],
   ['installed before webgpu is the backend; a loaded model; a fallback reported; rank 5 on axis 1', 'loadedModelAndFallbacks'],
