@@ -169,7 +169,7 @@ describe('npm pack', () => {
       execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', scratch], { cwd: root, encoding: 'utf8' }),
     )[0];
     const shipped: string[] = packed.files.map((f: { path: string }) => f.path);
-    expect(shipped).toEqual(expect.arrayContaining(['package.json', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/index.js.map', 'dist/index.d.ts', 'dist/node.js', 'dist/node.d.ts']));
+    expect(shipped).toEqual(expect.arrayContaining(['package.json', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/index.js.map', 'dist/index.d.ts', 'dist/node.js', 'dist/node.d.ts', 'dist/tfjs.js', 'dist/tfjs.d.ts']));
     expect(shipped.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'].includes(f))).toEqual([]);
 
     const project = join(scratch, 'project');
@@ -197,5 +197,10 @@ describe('npm pack', () => {
     // CommonJS: require() of an ES module package, Node 20.19 and later.
     const cjs = node(['-e', "const { BatchNorm } = require('webgpu-batchnorm'); console.log(typeof BatchNorm)"], project);
     expect(cjs.stdout.trim()).toBe('function');
+
+    // The TF.js entry loads without TF.js installed (its packages are optional peers, never bundled).
+    const tfjs = node(['--input-type=module', '-e', "const m = await import('webgpu-batchnorm/tfjs'); console.log(typeof m.useWebGPUBatchNorm)"], project);
+    expect(tfjs.stderr).toBe('');
+    expect(tfjs.stdout.trim()).toBe('function');
   }, 120_000);
 });
