@@ -1,7 +1,7 @@
 // The batch-norm rows: six shapes (one of 16.7e6 elements) × four ops, on seeded
 // random inputs rotated between iterations, each op checked once against the
 // float64 reference before it is timed.
-import { BatchNorm, canonicalView, reference, type Gradients, type Layout, type Tuning } from 'webgpu-batchnorm';
+import { Activation, BatchNorm, canonicalView, reference, type Gradients, type Layout, type Tuning } from 'webgpu-batchnorm';
 import { GRAD_TOL, Y_TOL } from '../support/tolerances.js';
 import { expectClose } from '../support/compare.js';
 import { activations, elements, normal } from '../support/data.js';
@@ -181,7 +181,106 @@ async function setupOurs(device: GPUDevice, op: BatchNormOp, d: ShapeData, tunin
   };
 }
 
+/** The shapes the fused-epilogue rows run on (≥ 1e6 elements). */
+const FUSED_SHAPES: [Layout, number[]][] = [
+  ['NCHW', [32, 64, 32, 32]],
+  ['NHWC', [32, 32, 32, 64]],
+];
+
+type FusedOp = 'fused BN+ReLU training step' | 'BN then ReLU training step (unfused)' | 'fused BN+add+ReLU training step';
+
+/**
+ * Fewest bytes per element in f32 of the fused-epilogue training steps (forward + backward):
+ * - fused BN+ReLU, 40: forward 12 (x twice, y); backward 28: bn-grad-reduce reads x, dy
+ *   and y (the mask) and writes dy' = dy·[y > 0], the dx pass reads x and dy' and writes dx.
+ * - BN then the toolkit's ReLU, 52: BN forward 12, ReLU forward 8 (BN's y in, y out),
+ *   ReLU backward 12 (y, dy in, dy' out), BN backward 20 (x and dy' twice, dx).
+ * - fused BN+add+ReLU, 44: forward 16 (x twice, z, y), backward 28 as BN+ReLU: dresidual
+ *   is the dy' written anyway. (Unfused, with an add kernel between: 12 + 12 + 8 forward,
+ *   12 + 20 backward, 64; the toolkit has no add, so there is no such row.)
+ */
+const FUSED_BYTES: Record<FusedOp, number> = {
+  'fused BN+ReLU training step': 40,
+  'BN then ReLU training step (unfused)': 52,
+  'fused BN+add+ReLU training step': 44,
+};
+
+/** A training step of BN with a ReLU after it (and a residual before it): fused, or BN then the toolkit's ReLU layer. */
+async function setupFused(device: GPUDevice, op: FusedOp, d: ShapeData, tuning: Partial<Tuning>): Promise<OursRun> {
+  const { layout, shape } = d;
+  const n = elements(shape);
+  const c = canonicalView(layout, shape).features;
+  const fused = op !== 'BN then ReLU training step (unfused)';
+  const residual = op === 'fused BN+add+ReLU training step';
+  const bn = new BatchNorm(device, { numFeatures: c, layout, eps: EPS, tuning, ...(fused ? { activation: 'relu' as const, residual } : {}) });
+  bn.setState({ gamma: d.gamma, beta: d.beta, runningMean: d.runningMean, runningVar: d.runningVar });
+  const relu = fused ? undefined : new Activation(device, 'relu');
+  const buffers: GPUBuffer[] = [];
+  const uploadAll = (name: string, arrays: Float32Array[]) =>
+    arrays.map((a, i) => {
+      const b = upload(device, `bench ${name} ${i} of ${layout} [${shape}]`, a as Float32Array<ArrayBuffer>);
+      buffers.push(b);
+      return b;
+    });
+  const xs = uploadAll('x', d.x);
+  const dys = uploadAll('dy', d.dy);
+  // the residual: another copy's x, rotated with it
+  const zs = residual ? uploadAll('z', d.x.map((_, i) => d.dy[(i + 1) % d.dy.length])) : [];
+  const at = (list: GPUBuffer[], i: number) => list[i % list.length];
+  let y: GPUBuffer | undefined;
+  let dx: GPUBuffer | undefined;
+  return {
+    encode(encoder, i) {
+      if (relu) {
+        y = relu.forward(bn.forward(at(xs, i), shape, encoder), [n], encoder);
+        dx = bn.backward(relu.backward(at(dys, i), encoder).dx, encoder).dx;
+      } else {
+        y = bn.forward(at(xs, i), shape, residual ? { encoder, residual: at(zs, i) } : encoder);
+        dx = bn.backward(at(dys, i), encoder).dx;
+      }
+    },
+    async verify() {
+      const state = {
+        gamma: Float64Array.from(d.gamma),
+        beta: Float64Array.from(d.beta),
+        runningMean: Float64Array.from(d.runningMean),
+        runningVar: Float64Array.from(d.runningVar),
+        numBatchesTracked: 0,
+      };
+      const z = residual ? d.dy[1 % d.dy.length] : undefined;
+      const forward = reference.forward(d.x[0], shape, state, { layout, eps: EPS, activation: 'relu', residual }, z);
+      const [got, gotDx] = await readFloats(device, [{ buffer: y!, floats: n }, { buffer: dx!, floats: n }]);
+      expectClose(`${op} y`, got, forward.y, Y_TOL);
+      // ReLU's mask from the y we computed: where BN(x) + z is within f32 rounding of 0
+      // (far-from-zero features: 1e-5), float64 may fall on the other side of the kink
+      const grads = reference.backward(d.x[0], d.dy[0], shape, layout, state.gamma, { ...forward, y: Float64Array.from(got) });
+      expectClose(`${op} dx`, gotDx, grads.dx, GRAD_TOL);
+    },
+    destroy() {
+      bn.destroy();
+      relu?.destroy();
+      for (const b of buffers) b.destroy();
+    },
+  };
+}
+
+function fusedEntries(tuning: Partial<Tuning>): BenchEntry[] {
+  return FUSED_SHAPES.flatMap(([layout, shape]) =>
+    (Object.keys(FUSED_BYTES) as FusedOp[]).map((op): BenchEntry => ({
+      group: `${layout} [${shape.join(', ')}]`,
+      op,
+      elements: elements(shape),
+      minBytes: FUSED_BYTES[op] * elements(shape),
+      setup: (device) => setupFused(device, op, shapeData(layout, shape), tuning),
+    })),
+  );
+}
+
 export function batchNormEntries(tuning: Partial<Tuning>): BenchEntry[] {
+  return [...plainEntries(tuning), ...fusedEntries(tuning)];
+}
+
+function plainEntries(tuning: Partial<Tuning>): BenchEntry[] {
   return SHAPES.flatMap(([layout, shape]) => {
     const group = `${layout} [${shape.join(', ')}]`;
     const rows = OPS.map((op): BenchEntry => ({
