@@ -21,7 +21,9 @@ const files = (dir: string): string[] =>
 
 function node(args: string[], cwd: string, timeout = 60_000) {
   const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', timeout });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, error: r.error };
+  // what a failure message shows: stderr, or how the process ended when it wrote nothing
+  const why = r.stderr || `no stderr; signal ${r.signal}, error ${r.error?.message ?? 'none'}`;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, error: r.error, why };
 }
 
 beforeAll(() => {
@@ -146,7 +148,7 @@ describe('dist at run time', () => {
     `;
     const r = node(['--input-type=module', '-e', script], root);
     expect(r.stderr).not.toMatch(DRIVER_WARNINGS);
-    expect(r.status, r.stderr).toBe(0);
+    expect(r.status, r.why).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     expect(out.name).toBe('BatchNormError');
     expect(out.errName).toBe('BatchNormError');
