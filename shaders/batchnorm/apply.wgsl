@@ -9,7 +9,7 @@
 // in dy's place, the masked dy that bn-grad-reduce wrote (dy where y > 0, else 0).
 
 @group(0) @binding(5) var<storage, read> feature: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out4: array<vec4f>;
+@group(0) @binding(6) var<storage, read_write> out4: array<Stored4>;
 @group(0) @binding(7) var<storage, read> beta: array<f32>;
 
 override GRAD: bool = false;
@@ -54,7 +54,7 @@ fn transform(k: Coefficients, x: vec4f, dy: vec4f) -> vec4f {
 }
 
 fn loadDy(i: u32) -> vec4f {
-  if (GRAD || RESIDUAL) { return dy4[i]; }
+  if (GRAD || RESIDUAL) { return loadDy4(i); }
   return vec4f(0.0);
 }
 
@@ -75,12 +75,12 @@ fn apply_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   let k = coefficients(laneFeatures(t.lane));
   for (var b = t.firstBlock; b < t.endBlock; b++) {
     let i = b * params.lanes + t.lane;
-    out4[i] = transform(k, x4[i], loadDy(i));
+    out4[i] = pack4(transform(k, loadX4(i), loadDy(i)));
   }
   if (t.ownsTail) {
     // The output buffer is padded to whole vec4s; lanes past the data write padding.
     let valid = tailMask(t.lane);
-    out4[params.blocks * params.lanes + t.lane] = transform(k, tailX(t.lane, valid), loadTailDy(t.lane, valid));
+    out4[params.blocks * params.lanes + t.lane] = pack4(transform(k, tailX(t.lane, valid), loadTailDy(t.lane, valid)));
   }
 }
 
@@ -98,14 +98,14 @@ fn apply_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     while (c.item < c.end) {
       let run = rowRun(c);
       for (var i = c.index; i < c.index + run; i++) {
-        out4[i] = transform(k, x4[i], loadDy(i));
+        out4[i] = pack4(transform(k, loadX4(i), loadDy(i)));
       }
       c = nextRow(c, run);
     }
   } else {
     // every planeStep-th item (GPUs: neighbouring threads read neighbouring items)
     for (; c.item < c.end; c = planeAdvance(c)) {
-      out4[c.index] = transform(k, x4[c.index], loadDy(c.index));
+      out4[c.index] = pack4(transform(k, loadX4(c.index), loadDy(c.index)));
     }
   }
 }

@@ -6,7 +6,7 @@
 // Keeping the mean as K + (mean - K) keeps y exact for data far from zero, where
 // an f32 mean alone would be off by half an ulp of the offset.
 
-@group(0) @binding(1) var<storage, read> x1: array<f32>;
+@group(0) @binding(1) var<storage, read> x1: array<Stored1>;   // x: the pivots (storage-f32/f16.wgsl)
 @group(0) @binding(2) var<storage, read> partials: array<f32>;
 @group(0) @binding(3) var<storage, read_write> feature: array<f32>;
 @group(0) @binding(4) var<storage, read> gamma: array<f32>;
@@ -127,7 +127,7 @@ fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
     variance = select(biased, 0.0, biased < 0.0);
   } else {
     let m = mergePartials(f);
-    pivot = x1[f * params.inner];
+    pivot = unpack1(x1[wordOf(f * params.inner)], f * params.inner);
     // K + (mean - K) carries K's rounding, eps * |K|: large against a mean near zero
     // (K a value of N(0, 1) data, say). The plain mean of x cancels no more than the
     // shifted one when |mean| < |mean - K|, so there it is the mean, and normalization

@@ -12,10 +12,9 @@
 @group(0) @binding(5) var<storage, read> feature: array<f32>;
 @group(0) @binding(6) var<storage, read_write> partials: array<f32>;
 // RELU only (else other buffers stand in, never read nor written): y, padded to
-// whole vec4s, and dy' as scalars (a vec4 component store may rewrite the whole
-// vec4, which races where neighbouring scalars belong to other workgroups).
-@group(0) @binding(7) var<storage, read> y4: array<vec4f>;
-@group(0) @binding(8) var<storage, read_write> masked: array<f32>;
+// whole vec4s; `masked`, dy' in the tensors' storage, comes with its stores from
+// mask-f32.wgsl or mask-f16.wgsl.
+@group(0) @binding(7) var<storage, read> y4: array<Stored4>;
 
 override ALIGNED: bool = true;
 override RELU: bool = false;
@@ -23,12 +22,8 @@ override RELU: bool = false;
 // dy' of the vec4 at vec4 index i (stored), or dy itself without ReLU.
 fn maskVec(i: u32, dy: vec4f) -> vec4f {
   if (!RELU) { return dy; }
-  let m = select(vec4f(0.0), dy, y4[i] > vec4f(0.0));
-  let e = 4u * i;
-  masked[e] = m.x;
-  masked[e + 1u] = m.y;
-  masked[e + 2u] = m.z;
-  masked[e + 3u] = m.w;
+  let m = select(vec4f(0.0), dy, unpack4(y4[i]) > vec4f(0.0));
+  storeMaskedVec(i, m);
   return m;
 }
 
@@ -36,18 +31,16 @@ fn maskVec(i: u32, dy: vec4f) -> vec4f {
 fn maskTail(lane: u32, valid: vec4<bool>, dy: vec4f) -> vec4f {
   if (!RELU) { return dy; }
   let i = params.blocks * params.lanes + lane;
-  let m = select(vec4f(0.0), dy, y4[i] > vec4f(0.0));
-  for (var k = 0u; k < 4u; k++) {
-    if (valid[k]) { masked[4u * i + k] = m[k]; }
-  }
+  let m = select(vec4f(0.0), dy, unpack4(y4[i]) > vec4f(0.0));
+  storeMaskedTail(i, m, valid);
   return m;
 }
 
 // dy' of the scalar at index i.
 fn maskScalar(i: u32, dy: f32) -> f32 {
   if (!RELU) { return dy; }
-  let m = select(0.0, dy, y4[i / 4u][i % 4u] > 0.0);
-  masked[i] = m;
+  let m = select(0.0, dy, unpack4(y4[i / 4u])[i % 4u] > 0.0);
+  storeMaskedScalar(i, m);
   return m;
 }
 
@@ -118,12 +111,12 @@ fn grad_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
     let exact = params.exactSums != 0u;
     var i = t.firstBlock * params.lanes + t.lane;
     for (; i + 3u * step < end; i += 4u * step) {
-      acc = addTwo(acc, maskVec(i, dy4[i]), x4[i] - mean, maskVec(i + step, dy4[i + step]), x4[i + step] - mean, exact);
-      b = addTwo(b, maskVec(i + 2u * step, dy4[i + 2u * step]), x4[i + 2u * step] - mean,
-                 maskVec(i + 3u * step, dy4[i + 3u * step]), x4[i + 3u * step] - mean, exact);
+      acc = addTwo(acc, maskVec(i, loadDy4(i)), loadX4(i) - mean, maskVec(i + step, loadDy4(i + step)), loadX4(i + step) - mean, exact);
+      b = addTwo(b, maskVec(i + 2u * step, loadDy4(i + 2u * step)), loadX4(i + 2u * step) - mean,
+                 maskVec(i + 3u * step, loadDy4(i + 3u * step)), loadX4(i + 3u * step) - mean, exact);
     }
     for (; i < end; i += step) {
-      acc = addOne(acc, maskVec(i, dy4[i]), x4[i] - mean, exact);
+      acc = addOne(acc, maskVec(i, loadDy4(i)), loadX4(i) - mean, exact);
     }
     acc = combine(acc, b);
     if (t.ownsTail) {
@@ -144,10 +137,10 @@ struct Item {
 
 fn loadItem(index: u32) -> Item {
   if (ALIGNED) {
-    return Item(x4[index], maskVec(index, dy4[index]));
+    return Item(loadX4(index), maskVec(index, loadDy4(index)));
   }
   // scalar item in column x; the other columns have dy = 0 and add nothing
-  return Item(vec4f(x1[index], 0.0, 0.0, 0.0), vec4f(maskScalar(index, dy1[index]), 0.0, 0.0, 0.0));
+  return Item(vec4f(loadX1(index), 0.0, 0.0, 0.0), vec4f(maskScalar(index, loadDy1(index)), 0.0, 0.0, 0.0));
 }
 
 @compute @workgroup_size(WG_SIZE)

@@ -123,7 +123,7 @@ fn stats_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   var p = partial(vec4f(0.0), zero, none);
   if (t.inRange) {
     let f = laneFeatures(t.lane);
-    let pivot = vec4f(x1[f.x * params.inner], x1[f.y * params.inner], x1[f.z * params.inner], x1[f.w * params.inner]);
+    let pivot = vec4f(loadX1(f.x * params.inner), loadX1(f.y * params.inner), loadX1(f.z * params.inner), loadX1(f.w * params.inner));
     let step = params.lanes;   // from one block to the next
     var sums = ThreadSums(zero, zero, 0u);
     var pa = none;
@@ -135,17 +135,17 @@ fn stats_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
       var b = zero;
       var i = run * params.lanes + t.lane;
       for (; i + 3u * step < end; i += 4u * step) {
-        let v0 = x4[i];
-        let v1 = x4[i + step];
-        let v2 = x4[i + 2u * step];
-        let v3 = x4[i + 3u * step];
+        let v0 = loadX4(i);
+        let v1 = loadX4(i + step);
+        let v2 = loadX4(i + 2u * step);
+        let v3 = loadX4(i + 3u * step);
         a = addTwo(a, v0, v1, pivot);
         pa = accumulateTwoBy(pa, v0, v1, exact);
         b = addTwo(b, v2, v3, pivot);
         pb = accumulateTwoBy(pb, v2, v3, exact);
       }
       for (; i < end; i += step) {
-        let x = x4[i];
+        let x = loadX4(i);
         a = addOne(a, x, pivot);
         pa = accumulateBy(pa, x, exact);
       }
@@ -168,11 +168,11 @@ fn stats_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 
 fn loadItem(index: u32, pivot: f32) -> vec4f {
   if (ALIGNED) {
-    return x4[index];
+    return loadX4(index);
   }
   // Scalar item in column x; the other columns see K itself and so add nothing
   // to the shifted sums (their plain sums are dropped: their count is 0).
-  return vec4f(x1[index], pivot, pivot, pivot);
+  return vec4f(loadX1(index), pivot, pivot, pivot);
 }
 
 // NCL and NCHW: a workgroup owns one feature and a chunk of its values.
@@ -183,7 +183,7 @@ fn stats_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   if (wg >= params.planeWorkgroups) { return; }
   countBatch(wg, lid);
   let f = wg / params.planeChunks;
-  let pivot = x1[f * params.inner];
+  let pivot = loadX1(f * params.inner);
   var c = planeStart(f, wg % params.planeChunks, lid);
   let k = f32(stepsBelow(c.item, c.end, params.planeStep));
   let zero = ShiftedSums(vec4f(0.0), vec4f(0.0));

@@ -1,35 +1,53 @@
 // The tensors the elementwise and reduce stages read, each as two views: vec4 for
 // the bulk and scalar for the last, partial vec4. Stages that read no dy bind x
-// in its place. Their own bindings start at 5.
+// in its place. Their own bindings start at 5. The element types (Stored4,
+// Stored1) and their conversions come from storage-f32.wgsl or storage-f16.wgsl:
+// these loaders are the one place a stage reads x or dy, in either storage.
 
-@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
-@group(0) @binding(2) var<storage, read> x1: array<f32>;
-@group(0) @binding(3) var<storage, read> dy4: array<vec4f>;
-@group(0) @binding(4) var<storage, read> dy1: array<f32>;
+@group(0) @binding(1) var<storage, read> x4: array<Stored4>;
+@group(0) @binding(2) var<storage, read> x1: array<Stored1>;
+@group(0) @binding(3) var<storage, read> dy4: array<Stored4>;
+@group(0) @binding(4) var<storage, read> dy1: array<Stored1>;
+
+fn loadX4(i: u32) -> vec4f {
+  return unpack4(x4[i]);
+}
+
+fn loadX1(i: u32) -> f32 {
+  return unpack1(x1[wordOf(i)], i);
+}
+
+fn loadDy4(i: u32) -> vec4f {
+  return unpack4(dy4[i]);
+}
+
+fn loadDy1(i: u32) -> f32 {
+  return unpack1(dy1[wordOf(i)], i);
+}
 
 // Lane q's vec4 of the partial last block (zeros past the data): one vec4 load
 // when it is whole. tailDy is the same loader on dy: WGSL takes no storage
 // pointers as arguments, so each buffer has its own.
 fn tailX(lane: u32, valid: vec4<bool>) -> vec4f {
   if (tailWhole(lane)) {
-    return x4[params.blocks * params.lanes + lane];
+    return loadX4(params.blocks * params.lanes + lane);
   }
   let e = vec4u(tailBase()) + laneOffsets(lane);
   var v = vec4f(0.0);
   for (var k = 0u; k < 4u; k++) {
-    if (valid[k]) { v[k] = x1[e[k]]; }
+    if (valid[k]) { v[k] = loadX1(e[k]); }
   }
   return v;
 }
 
 fn tailDy(lane: u32, valid: vec4<bool>) -> vec4f {
   if (tailWhole(lane)) {
-    return dy4[params.blocks * params.lanes + lane];
+    return loadDy4(params.blocks * params.lanes + lane);
   }
   let e = vec4u(tailBase()) + laneOffsets(lane);
   var v = vec4f(0.0);
   for (var k = 0u; k < 4u; k++) {
-    if (valid[k]) { v[k] = dy1[e[k]]; }
+    if (valid[k]) { v[k] = loadDy1(e[k]); }
   }
   return v;
 }

@@ -1,12 +1,12 @@
 import { outputUsage } from '../gpu/buffers.js';
-import { checkArray, checkBoolean, checkCount, checkFloats, checkOptionNames, checkOptions, checkPositiveInteger } from '../gpu/checks.js';
+import { asFloat16Array, checkArray, checkBoolean, checkCount, checkFloats, checkHalfArray, checkOptionNames, checkOptions, checkPositiveInteger, isFloat16Array } from '../gpu/checks.js';
 import { dispatch, recordPass } from '../gpu/dispatch.js';
 import { fail, show } from '../gpu/errors.js';
 import { GpuModule } from '../gpu/module.js';
 import { placementName, type CanonicalView, type FeaturePlacement, type Layout } from './layout.js';
 import { defaultTuning, featureStride, type Tuning } from './partition.js';
 import { Plan, type ModuleBuffers, type StatisticsMode } from './plan.js';
-import { FEATURE_SECTIONS, mergeFields, STATISTICS_SECTIONS, SUM_SECTIONS, stages } from './stages.js';
+import { FEATURE_SECTIONS, mergeFields, STATISTICS_SECTIONS, SUM_SECTIONS, stages, type TensorStorage } from './stages.js';
 import {
   checkRecord,
   GRADIENT_SUM_FIELDS,
@@ -21,7 +21,7 @@ import {
   type ShardStatistics,
 } from './statistics.js';
 import { fromTorchNames, TORCH_NAMES, toTorchNames, type TorchBatchNormState } from './torch-names.js';
-import { checkActivation, checkBatchStatistics, checkCallOptions, checkEps, checkMomentum, checkPlacement, checkShape, checkTensorBuffer } from './validate.js';
+import { checkActivation, checkBatchStatistics, checkCallOptions, checkEps, checkMomentum, checkPlacement, checkShape, checkStorage, checkTensorBuffer } from './validate.js';
 
 /**
  * What exists only with `affine`: T when it is true (the default), null when false,
@@ -63,6 +63,33 @@ export interface BatchNormOptions<Affine extends boolean = boolean> {
    * before the activation: y = act(BN(x) + z); backward() returns dresidual. Default false.
    */
   residual?: boolean;
+  /**
+   * How x, y, dy, dx and the residual are stored: 'float32' (default) or 'float16'
+   * (IEEE binary16, two to a u32; the array calls take and return Uint16Arrays of
+   * the bits, or Float16Arrays). γ, β, the running statistics and every sum stay f32.
+   */
+  storage?: TensorStorage;
+}
+
+/**
+ * A tensor on the host: Float32Array with float32 storage; with float16, a
+ * Uint16Array of binary16 bits (or a Float16Array, where the runtime has one: the
+ * array calls return the kind they were given).
+ */
+export type TensorArray = Float32Array | Uint16Array;
+
+/** Gradients read back: dx (and dresidual) in the tensors' storage, dγ and dβ always f32. */
+export interface ArrayGradients<T, Affine extends boolean = boolean> {
+  dx: T;
+  dgamma: AffineOnly<Affine, Float32Array>;
+  dbeta: AffineOnly<Affine, Float32Array>;
+  dresidual: T | null;
+}
+
+/** A host tensor checked for this BatchNorm: its bytes to upload (whole u32s) and how to hand results back. */
+interface HostTensor {
+  upload: ArrayBufferView<ArrayBuffer>;
+  kind: 'float32' | 'uint16' | 'float16';
 }
 
 /** The fused activations (the toolkit's `Activation` is the standalone layer). */
@@ -89,7 +116,7 @@ export interface Gradients<T, Affine extends boolean = boolean> {
   dresidual: T | null;
 }
 
-const OPTIONS = ['numFeatures', 'layout', 'axis', 'eps', 'momentum', 'affine', 'trackRunningStats', 'unbiasedRunningVar', 'tuning', 'activation', 'residual'] as const;
+const OPTIONS = ['numFeatures', 'layout', 'axis', 'eps', 'momentum', 'affine', 'trackRunningStats', 'unbiasedRunningVar', 'tuning', 'activation', 'residual', 'storage'] as const;
 /** Other libraries' names for these options, for a hint when one is used. */
 const ALIASES = { num_features: 'numFeatures', epsilon: 'eps', track_running_stats: 'trackRunningStats' };
 const TUNING = ['workgroupSize', 'targetWorkgroups', 'minItemsPerThread', 'contiguousItems'] as const;
@@ -155,6 +182,8 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   readonly activation: BatchNormActivation;
   /** Whether the forward adds a residual z before the activation. */
   readonly residual: boolean;
+  /** How the tensors (x, y, dy, dx, residual) are stored. */
+  readonly storage: TensorStorage;
   private mode = true;
   /** A plan per shape is kept for at most this many shapes (see README: y and dx of older shapes are destroyed). */
   protected override readonly maxPlans = MAX_PLANS;
@@ -182,6 +211,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     this.unbiasedRunningVar = checkBoolean('unbiasedRunningVar', options.unbiasedRunningVar ?? true);
     this.activation = checkActivation(options.activation === undefined ? 'none' : options.activation);
     this.residual = checkBoolean('residual', options.residual ?? false);
+    this.storage = checkStorage(options.storage ?? 'float32');
     this.tuning = { ...defaultTuning(device), ...options.tuning };
     // 256 threads fit every WebGPU device: it is the least maxComputeWorkgroupSizeX and
     // maxComputeInvocationsPerWorkgroup may be, and their reductions' workgroup memory
@@ -282,7 +312,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
 
   /** A shape for this BatchNorm, and the statistics its forward uses; given (global) statistics may cover a shard of one row. */
   private checkInput(shape: unknown, given = false): { view: CanonicalView; shape: number[]; mode: StatisticsMode } {
-    const view = checkShape(shape, this.placement, this.numFeatures, this.device.limits);
+    const view = checkShape(shape, this.placement, this.numFeatures, this.device.limits, this.elementBytes);
     const mode = this.statisticsMode();
     if (mode !== 'running' && !given) checkBatchStatistics(shape as number[], view);
     return { view, shape: [...(shape as number[])], mode };
@@ -290,8 +320,36 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
 
   private plan(shape: number[], view: CanonicalView): Plan {
     return this.planFor(shape, (label) => new Plan(this.device, this.pipelines, view, label, this.tuning,
-      { eps: this.eps, momentum: this.momentum, unbiasedRunningVar: this.unbiasedRunningVar, relu: this.activation === 'relu', residual: this.residual },
+      { eps: this.eps, momentum: this.momentum, unbiasedRunningVar: this.unbiasedRunningVar, relu: this.activation === 'relu', residual: this.residual, storage: this.storage },
       this.state));
+  }
+
+  /** Bytes of one tensor element in this storage. */
+  private get elementBytes(): 4 | 2 {
+    return this.storage === 'float16' ? 2 : 4;
+  }
+
+  /** A host tensor of n elements in this storage (Float32Array; or float16 bits, padded to whole u32s to upload). */
+  private hostTensor(name: string, data: unknown, n: number): HostTensor {
+    if (this.storage === 'float32') return { upload: checkArray(name, data, n), kind: 'float32' };
+    const bits = checkHalfArray(name, data, n);
+    const kind = isFloat16Array(data) ? 'float16' : 'uint16';
+    if (n % 2 === 0) return { upload: bits, kind };
+    const padded = new Uint16Array(n + 1);
+    padded.set(bits);
+    return { upload: padded, kind };
+  }
+
+  /** u32 words (f32 floats) a tensor of n elements takes in this storage, to read back. */
+  private words(n: number): number {
+    return this.storage === 'float16' ? Math.ceil(n / 2) : n;
+  }
+
+  /** A tensor read back as `words(n)` words, as the kind the caller gave. */
+  private tensorOut(words: Float32Array, n: number, kind: HostTensor['kind']): TensorArray {
+    if (kind === 'float32') return words;
+    const bits = new Uint16Array(words.buffer, words.byteOffset, n).slice();
+    return (kind === 'float16' ? asFloat16Array(bits) : bits) as TensorArray;
   }
 
   private run(encoder: GPUCommandEncoder | undefined, label: string, record: (pass: GPUComputePassEncoder) => void) {
@@ -309,10 +367,10 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     const { encoder, statistics, residual } = checkCallOptions<ForwardOptions>('forward()', options, ['encoder', 'statistics', 'residual']);
     this.checkResidualGiven('forward()', residual);
     const input = this.checkInput(shape, statistics !== undefined);
-    checkTensorBuffer('x', x, input.view);
+    checkTensorBuffer('x', x, input.view, this.elementBytes);
     this.checkNotOutput('x', x, 'forward()');
     if (residual !== undefined) {
-      checkTensorBuffer('residual', residual, input.view);
+      checkTensorBuffer('residual', residual, input.view, this.elementBytes);
       this.checkNotOutput('residual', residual, 'forward()');
     }
     if (statistics !== undefined) this.checkGivenBuffer('statistics', statistics, STATISTICS_SECTIONS, [], input.mode);
@@ -359,7 +417,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   /** The last forward, checked for a backward-like call taking dy. */
   private checkLast(call: string, dy: GPUBuffer, needsGiven: boolean): LastForward {
     const last = this.last ?? fail(`${call} called before any forward()`);
-    checkTensorBuffer('dy', dy, last.plan.view);
+    checkTensorBuffer('dy', dy, last.plan.view, this.elementBytes);
     this.checkNotOutput('dy', dy, call);
     if (last.x === last.plan.dx) fail(`${this.name}: x of the last forward() is the dx buffer this ${call} writes; copy it first`);
     if (needsGiven && !last.given) {
@@ -379,59 +437,75 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     if (written.includes(buffer)) fail(`${this.name}: ${name} is a buffer this call writes; copy it first`);
   }
 
-  /** forward() on a typed array: uploads x (and given statistics), runs, and reads y back. */
-  async forwardArray(x: Float32Array, shape: readonly number[], options: { statistics?: Statistics; residual?: Float32Array } = {}): Promise<Float32Array> {
+  /**
+   * forward() on a typed array: uploads x (and given statistics), runs, and reads y
+   * back. With storage 'float16', x, the residual and y are binary16 bits
+   * (Uint16Array, or Float16Array where the runtime has one: y is the kind x is).
+   */
+  async forwardArray(x: Float32Array, shape: readonly number[], options?: { statistics?: Statistics; residual?: Float32Array }): Promise<Float32Array>;
+  async forwardArray(x: Uint16Array, shape: readonly number[], options?: { statistics?: Statistics; residual?: Uint16Array }): Promise<Uint16Array>;
+  async forwardArray(x: TensorArray, shape: readonly number[], options?: { statistics?: Statistics; residual?: TensorArray }): Promise<TensorArray>;
+  async forwardArray(x: TensorArray, shape: readonly number[], options: { statistics?: Statistics; residual?: TensorArray } = {}): Promise<TensorArray> {
     this.assertAlive('forwardArray()');
-    const { statistics, residual } = checkCallOptions<{ encoder?: never; statistics?: Statistics; residual?: Float32Array }>('forwardArray()', options, ['statistics', 'residual']);
+    const { statistics, residual } = checkCallOptions<{ encoder?: never; statistics?: Statistics; residual?: TensorArray }>('forwardArray()', options, ['statistics', 'residual']);
     this.checkResidualGiven('forwardArray()', residual);
     const input = this.checkInput(shape, statistics !== undefined);
-    const data = checkArray('x', x, input.view.size);
-    const z = residual === undefined ? undefined : checkArray('residual', residual, input.view.size);
+    const data = this.hostTensor('x', x, input.view.size);
+    const z = residual === undefined ? undefined : this.hostTensor('residual', residual, input.view.size);
     const given = statistics === undefined ? undefined : this.checkStatistics(statistics, input.mode);
     const previous = this.last;
     // a forward that failed on the GPU never ran: it is not the last forward
     return this.guarded('forwardArray()', async () => {
       const plan = this.plan(input.shape, input.view);
-      const upload = plan.owned.upload('x', data);
+      const upload = plan.owned.upload('x', data.upload);
       const encoder = this.encoder('forwardArray');
       const y = this.forward(upload, input.shape, {
         encoder,
         statistics: given && this.buffers.upload('statistics', given),
-        residual: z && plan.owned.upload('residual', z),
+        residual: z && plan.owned.upload('residual', z.upload),
       });
-      const [out] = await this.readBack(encoder, [{ buffer: y, floats: input.view.size }]);
-      return out;
+      const [out] = await this.readBack(encoder, [{ buffer: y, floats: this.words(input.view.size) }]);
+      return this.tensorOut(out, input.view.size, data.kind);
     }, () => (this.last = previous));
   }
 
-  /** backward() on a typed array, for the last forward() or forwardArray(); with the (global) gradient sums when given. */
-  async backwardArray(dy: Float32Array, options: { sums?: Sums } = {}): Promise<Gradients<Float32Array, Affine>> {
+  /**
+   * backward() on a typed array, for the last forward() or forwardArray(); with the
+   * (global) gradient sums when given. dx and dresidual in the tensors' storage (the
+   * kind dy is), dgamma and dbeta f32.
+   */
+  async backwardArray(dy: Float32Array, options?: { sums?: Sums }): Promise<ArrayGradients<Float32Array, Affine>>;
+  async backwardArray(dy: Uint16Array, options?: { sums?: Sums }): Promise<ArrayGradients<Uint16Array, Affine>>;
+  async backwardArray(dy: TensorArray, options?: { sums?: Sums }): Promise<ArrayGradients<TensorArray, Affine>>;
+  async backwardArray(dy: TensorArray, options: { sums?: Sums } = {}): Promise<ArrayGradients<TensorArray, Affine>> {
     this.assertAlive('backwardArray()');
     const { sums } = checkCallOptions<{ encoder?: never; sums?: Sums }>('backwardArray()', options, ['sums']);
     const last = this.last ?? fail('backwardArray() called before any forward()');
-    const data = checkArray('dy', dy, last.plan.view.size);
+    const n = last.plan.view.size;
+    const data = this.hostTensor('dy', dy, n);
     if (sums !== undefined && !last.given) {
       fail('backwardArray(): gradient sums need a forward with statistics first (they are taken with the global statistics it normalized with)');
     }
     const given = sums === undefined ? undefined : sumsBytes(checkRecord<Sums>('backwardArray() sums', sums, this.numFeatures, GRADIENT_SUM_FIELDS), this.numFeatures);
     return this.guarded('backwardArray()', async () => {
-      const upload = last.plan.owned.upload('dy', data);
+      const upload = last.plan.owned.upload('dy', data.upload);
       const encoder = this.encoder('backwardArray');
       const g = this.backward(upload, { encoder, sums: given && this.buffers.upload('sums', given) });
       const c = this.numFeatures;
       const masked = this.residual && this.activation === 'relu';
       const [dx, dgamma, dbeta, dresidual] = await this.readBack(encoder, [
-        { buffer: g.dx, floats: last.plan.view.size },
+        { buffer: g.dx, floats: this.words(n) },
         { buffer: this.state.gradGamma, floats: c },
         { buffer: this.state.gradBeta, floats: c },
-        ...(masked ? [{ buffer: g.dresidual!, floats: last.plan.view.size }] : []),
+        ...(masked ? [{ buffer: g.dresidual!, floats: this.words(n) }] : []),
       ]);
+      const copy = () => (data.kind === 'float32' ? Float32Array.from(dy as Float32Array) : this.tensorOut(new Float32Array(data.upload.buffer.slice(0)), n, data.kind));
       return {
-        dx,
+        dx: this.tensorOut(dx, n, data.kind),
         dgamma: this.affine ? dgamma : null,
         dbeta: this.affine ? dbeta : null,
-        dresidual: masked ? dresidual : this.residual ? Float32Array.from(data) : null,
-      } as Gradients<Float32Array, Affine>;
+        dresidual: masked ? this.tensorOut(dresidual, n, data.kind) : this.residual ? copy() : null,
+      } as ArrayGradients<TensorArray, Affine>;
     });
   }
 
@@ -455,18 +529,18 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   statistics(x: GPUBuffer, shape: readonly number[], encoder?: GPUCommandEncoder): GPUBuffer {
     this.assertAlive('statistics()');
     const { encoder: enc } = checkCallOptions<{ encoder?: GPUCommandEncoder }>('statistics()', encoder, ['encoder']);
-    const view = checkShape(shape, this.placement, this.numFeatures, this.device.limits);
-    checkTensorBuffer('x', x, view);
+    const view = checkShape(shape, this.placement, this.numFeatures, this.device.limits, this.elementBytes);
+    checkTensorBuffer('x', x, view, this.elementBytes);
     const plan = this.plan([...shape], view);
     this.run(enc, 'statistics', (pass) => plan.encodeStatistics(pass, x));
     return this.state.statistics;
   }
 
   /** statistics() on a typed array: { count, mean, m2 } per feature, in float64. */
-  async statisticsArray(x: Float32Array, shape: readonly number[]): Promise<ShardStatistics> {
+  async statisticsArray(x: TensorArray, shape: readonly number[]): Promise<ShardStatistics> {
     this.assertAlive('statisticsArray()');
-    const view = checkShape(shape, this.placement, this.numFeatures, this.device.limits);
-    const data = checkArray('x', x, view.size);
+    const view = checkShape(shape, this.placement, this.numFeatures, this.device.limits, this.elementBytes);
+    const data = this.hostTensor('x', x, view.size).upload;
     const floats = await this.guarded('statisticsArray()', async () => {
       const plan = this.plan([...shape], view);
       const encoder = this.encoder('statisticsArray');
@@ -491,10 +565,10 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   }
 
   /** gradientSums() on a typed array: { count, sumDy, sumDyXhat } per feature, in float64. */
-  async gradientSumsArray(dy: Float32Array): Promise<GradientSums> {
+  async gradientSumsArray(dy: TensorArray): Promise<GradientSums> {
     this.assertAlive('gradientSumsArray()');
     const last = this.last ?? fail('gradientSumsArray() called before any forward()');
-    const data = checkArray('dy', dy, last.plan.view.size);
+    const data = this.hostTensor('dy', dy, last.plan.view.size).upload;
     const floats = await this.guarded('gradientSumsArray()', async () => {
       const encoder = this.encoder('gradientSumsArray');
       const out = this.gradientSums(last.plan.owned.upload('dy', data), encoder);
@@ -628,8 +702,8 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   /** A new BatchNorm with these options and this state, in eval mode (for an inference model). */
   async copyForInference(): Promise<BatchNorm<Affine>> {
     const s = await this.getState();
-    const { numFeatures, eps, momentum, affine, trackRunningStats, unbiasedRunningVar, tuning, activation, residual } = this;
-    const copy = new BatchNorm<Affine>(this.device, { numFeatures, ...(this.layout ? { layout: this.layout } : { axis: this.axis! }), eps, momentum, affine, trackRunningStats, unbiasedRunningVar, tuning, activation, residual });
+    const { numFeatures, eps, momentum, affine, trackRunningStats, unbiasedRunningVar, tuning, activation, residual, storage } = this;
+    const copy = new BatchNorm<Affine>(this.device, { numFeatures, ...(this.layout ? { layout: this.layout } : { axis: this.axis! }), eps, momentum, affine, trackRunningStats, unbiasedRunningVar, tuning, activation, residual, storage });
     copy.setState(s);
     copy.training = false;
     return copy;

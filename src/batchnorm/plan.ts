@@ -2,13 +2,13 @@
 // workgroups, the uniform buffer, scratch and output buffers, and the bind
 // groups. It is built on the first call with a shape and reused after that, so a
 // steady training loop creates no GPU objects.
-import { OwnedBuffers } from '../gpu/buffers.js';
+import { OwnedBuffers, outputUsage } from '../gpu/buffers.js';
 import { KeyedCache } from '../gpu/cache.js';
 import { dispatch } from '../gpu/dispatch.js';
 import type { DevicePipelines } from '../gpu/pipelines.js';
 import type { CanonicalView } from './layout.js';
 import { partition, type Partition, type Tuning } from './partition.js';
-import { FINALIZE_MODE, GRAD_FINALIZE_MODE, paramsFields, stages } from './stages.js';
+import { FINALIZE_MODE, GRAD_FINALIZE_MODE, paramsFields, stagesOf, type Stages, type TensorStorage } from './stages.js';
 
 export type StatisticsMode = 'batch' | 'batch-and-running' | 'running';
 
@@ -42,7 +42,13 @@ export interface Options {
   /** The fused epilogue: y = act(BN(x) + z). */
   relu: boolean;
   residual: boolean;
+  /** How x, y, dy, dx and the residual are stored. */
+  storage: TensorStorage;
 }
+
+/** Bytes of a tensor of `elements` in this storage as the library allocates it: padded to whole 16 bytes. */
+export const storedBytes = (elements: number, storage: TensorStorage) =>
+  Math.ceil((elements * (storage === 'float16' ? 2 : 4)) / 16) * 16;
 
 export class Plan {
   readonly partition: Partition;
@@ -55,6 +61,8 @@ export class Plan {
   private maskedBuffer?: GPUBuffer;
   private readonly relu: boolean;
   private readonly residual: boolean;
+  private readonly half: boolean;
+  private readonly stages: Stages;
   /** Bind groups by the caller's buffers they bind: [x, statistics, z] forward, [x, dy, sums] backward. */
   private readonly groups = new KeyedCache<GPUBindGroup[]>();
 
@@ -70,6 +78,8 @@ export class Plan {
     this.partition = partition(view, tuning);
     this.relu = options.relu;
     this.residual = options.residual;
+    this.half = options.storage === 'float16';
+    this.stages = stagesOf(options.storage);
     this.owned = new OwnedBuffers(device, label);
     this.params = this.owned.uniform('params', paramsFields, {
       ...this.partition.fields,
@@ -79,12 +89,17 @@ export class Plan {
       unbiased: options.unbiasedRunningVar ? 1 : 0,
     });
     this.partials = this.owned.create('partials', this.partition.partialFloats * 4, GPUBufferUsage.STORAGE);
-    this.y = this.owned.tensor('y', view.size);
+    this.y = this.tensor('y');
+  }
+
+  /** An output tensor of this shape in the storage, padded to whole 16 bytes. */
+  private tensor(name: string): GPUBuffer {
+    return this.owned.create(name, storedBytes(this.view.size, this.half ? 'float16' : 'float32'), outputUsage());
   }
 
   /** The dx output, created with the first backward. */
   get dx(): GPUBuffer {
-    this.dxBuffer ??= this.owned.tensor('dx', this.view.size);
+    this.dxBuffer ??= this.tensor('dx');
     return this.dxBuffer;
   }
 
@@ -94,7 +109,7 @@ export class Plan {
    * Created with the first backward.
    */
   get masked(): GPUBuffer {
-    this.maskedBuffer ??= this.owned.tensor('masked dy', this.view.size);
+    this.maskedBuffer ??= this.tensor('masked dy');
     return this.maskedBuffer;
   }
 
@@ -106,12 +121,16 @@ export class Plan {
     return { WG_SIZE: this.tuning.workgroupSize, ...extra };
   }
 
-  /** The vec4 and scalar views of a tensor buffer. */
+  /**
+   * The vec4 and scalar views of a tensor buffer: f32, or float16 as a vec2u per
+   * vec4 and a u32 per two scalars (the last one half padding when n is odd).
+   */
   private views(buffer: GPUBuffer, prefix: string): Record<string, GPUBufferBinding> {
-    const vecBytes = Math.floor(this.view.size / 4) * 16;
+    const n = this.view.size;
+    const vecBytes = Math.floor(n / 4) * (this.half ? 8 : 16);
     return {
       [`${prefix}4`]: vecBytes > 0 ? { buffer, size: vecBytes } : { buffer: this.buffers.pad },
-      [`${prefix}1`]: { buffer, size: this.view.size * 4 },
+      [`${prefix}1`]: { buffer, size: this.half ? Math.ceil(n / 2) * 4 : n * 4 },
     };
   }
 
@@ -128,15 +147,15 @@ export class Plan {
       const xv = this.tensors(x);
       const xz = this.tensors(x, z);
       return [
-        this.pipelines.bindGroup(stages.stats, `${this.label} stats`, {
+        this.pipelines.bindGroup(this.stages.stats, `${this.label} stats`, {
           params, ...xv, partials: { buffer: this.partials }, batches: { buffer: b.batches },
         }),
-        this.pipelines.bindGroup(stages.finalize, `${this.label} finalize`, {
+        this.pipelines.bindGroup(this.stages.finalize, `${this.label} finalize`, {
           params, x1: xv.x1, partials: { buffer: this.partials }, feature: { buffer: b.feature },
           gamma: { buffer: b.gamma }, runningMean: { buffer: b.runningMean },
           runningVar: { buffer: b.runningVar }, batches: { buffer: b.batches }, shard: { buffer: shard },
         }),
-        this.pipelines.bindGroup(stages.apply, `${this.label} apply`, {
+        this.pipelines.bindGroup(this.stages.apply, `${this.label} apply`, {
           params, ...xz, feature: { buffer: b.feature }, out4: { buffer: this.y }, beta: { buffer: b.beta },
         }),
       ];
@@ -152,14 +171,14 @@ export class Plan {
       // only by the later dx pass) stand in.
       const mask = this.relu ? { y4: { buffer: this.y }, masked: { buffer: this.masked } } : { y4: xdy.x4, masked: { buffer: this.dx } };
       return [
-        this.pipelines.bindGroup(stages.gradReduce, `${this.label} grad reduce`, {
+        this.pipelines.bindGroup(this.stages.gradReduce, `${this.label} grad reduce`, {
           params, ...xdy, feature: { buffer: b.feature }, partials: { buffer: this.partials }, ...mask,
         }),
-        this.pipelines.bindGroup(stages.gradFinalize, `${this.label} grad finalize`, {
+        this.pipelines.bindGroup(this.stages.gradFinalize, `${this.label} grad finalize`, {
           params, partials: { buffer: this.partials }, feature: { buffer: b.feature }, gamma: { buffer: b.gamma },
           gradGamma: { buffer: b.gradGamma }, gradBeta: { buffer: b.gradBeta }, shard: { buffer: shard },
         }),
-        this.pipelines.bindGroup(stages.apply, `${this.label} grad input`, {
+        this.pipelines.bindGroup(this.stages.apply, `${this.label} grad input`, {
           params, ...(this.relu ? this.tensors(x, this.masked) : xdy), // with ReLU, dx from dy'
           feature: { buffer: b.feature }, out4: { buffer: this.dx }, beta: { buffer: b.beta }, // read only forward
         }),
@@ -171,7 +190,7 @@ export class Plan {
   private encodeReduce(pass: GPUComputePassEncoder, group: GPUBindGroup, stage: 'stats' | 'grad'): void {
     const p = this.partition;
     const periodic = p.reduce === 'periodic';
-    const source = stage === 'stats' ? stages.stats : stages.gradReduce;
+    const source = stage === 'stats' ? this.stages.stats : this.stages.gradReduce;
     const constants: Record<string, boolean> = stage === 'stats' ? { ALIGNED: p.aligned } : { ALIGNED: p.aligned, RELU: this.relu };
     dispatch(this.device, pass, this.pipelines.pipeline(source, `${stage}_${periodic ? 'periodic' : 'planes'}`, this.constants(constants)),
       group, periodic ? p.periodicWorkgroups : p.planeWorkgroups);
@@ -179,7 +198,7 @@ export class Plan {
 
   private encodeFinalize(pass: GPUComputePassEncoder, group: GPUBindGroup, mode: keyof typeof FINALIZE_MODE): void {
     const workgroups = mode === 'tick' ? 1 : this.partition.featureWorkgroups;
-    dispatch(this.device, pass, this.pipelines.pipeline(stages.finalize, 'finalize', this.constants({ MODE: FINALIZE_MODE[mode] })), group, workgroups);
+    dispatch(this.device, pass, this.pipelines.pipeline(this.stages.finalize, 'finalize', this.constants({ MODE: FINALIZE_MODE[mode] })), group, workgroups);
   }
 
   /**
@@ -207,7 +226,7 @@ export class Plan {
   }
 
   private encodeGradFinalize(pass: GPUComputePassEncoder, group: GPUBindGroup, mode: keyof typeof GRAD_FINALIZE_MODE): void {
-    dispatch(this.device, pass, this.pipelines.pipeline(stages.gradFinalize, 'grad_finalize', this.constants({ MODE: GRAD_FINALIZE_MODE[mode] })),
+    dispatch(this.device, pass, this.pipelines.pipeline(this.stages.gradFinalize, 'grad_finalize', this.constants({ MODE: GRAD_FINALIZE_MODE[mode] })),
       group, this.partition.featureWorkgroups);
   }
 
@@ -238,7 +257,7 @@ export class Plan {
   private encodeApply(pass: GPUComputePassEncoder, group: GPUBindGroup, grad: boolean): void {
     const periodic = this.partition.apply === 'periodic';
     const epilogue: Record<string, boolean> = grad ? {} : { RESIDUAL: this.residual, RELU: this.relu };
-    const pipeline = this.pipelines.pipeline(stages.apply, periodic ? 'apply_periodic' : 'apply_planes', this.constants({ GRAD: grad, ...epilogue }));
+    const pipeline = this.pipelines.pipeline(this.stages.apply, periodic ? 'apply_periodic' : 'apply_planes', this.constants({ GRAD: grad, ...epilogue }));
     dispatch(this.device, pass, pipeline, group, periodic ? this.partition.periodicWorkgroups : this.partition.planeWorkgroups);
   }
 

@@ -9,20 +9,40 @@ import apply from '../../shaders/batchnorm/apply.wgsl?raw';
 import gradReduce from '../../shaders/batchnorm/grad-reduce.wgsl?raw';
 import gradFinalize from '../../shaders/batchnorm/grad-finalize.wgsl?raw';
 import merge from '../../shaders/batchnorm/merge.wgsl?raw';
+import storageF32 from '../../shaders/batchnorm/storage-f32.wgsl?raw';
+import storageF16 from '../../shaders/batchnorm/storage-f16.wgsl?raw';
+import maskF32 from '../../shaders/batchnorm/mask-f32.wgsl?raw';
+import maskF16 from '../../shaders/batchnorm/mask-f16.wgsl?raw';
+
+/** How x, y, dy, dx and the residual are stored (BatchNorm's `storage`); everything else is f32. */
+export type TensorStorage = 'float32' | 'float16';
 
 /**
  * Each stage: grid.wgsl and traversal.wgsl (Params, the traversals, the moments);
- * tensors.wgsl (x and dy bindings, tail loaders) where it reads tensors; reduce.wgsl
- * (the workgroup tree) where it reduces; then its own file.
+ * the storage's element types and conversions (storage-f32.wgsl or storage-f16.wgsl)
+ * where it touches tensors; tensors.wgsl (x and dy bindings, the loaders) where it
+ * reads them; reduce.wgsl (the workgroup tree) where it reduces; then its own file
+ * (bn-grad-reduce: and its masked-dy stores for the storage). One module per stage
+ * and storage: binding types cannot be overridden.
  */
-export const stages = {
-  stats: stageSource('batchnorm stats', traversal, tensors, reduce, stats),
-  finalize: stageSource('batchnorm finalize', traversal, finalize),
-  apply: stageSource('batchnorm apply', traversal, tensors, apply),
-  gradReduce: stageSource('batchnorm grad reduce', traversal, tensors, reduce, gradReduce),
-  gradFinalize: stageSource('batchnorm grad finalize', traversal, gradFinalize),
-  merge: stageSource('batchnorm merge', merge),
-};
+function stagesFor(storage: TensorStorage) {
+  const half = storage === 'float16';
+  const types = half ? storageF16 : storageF32;
+  const suffix = half ? ' (float16)' : '';
+  return {
+    stats: stageSource(`batchnorm stats${suffix}`, traversal, types, tensors, reduce, stats),
+    finalize: stageSource(`batchnorm finalize${suffix}`, traversal, types, finalize),
+    apply: stageSource(`batchnorm apply${suffix}`, traversal, types, tensors, apply),
+    gradReduce: stageSource(`batchnorm grad reduce${suffix}`, traversal, types, tensors, reduce, gradReduce, half ? maskF16 : maskF32),
+    gradFinalize: stageSource('batchnorm grad finalize', traversal, gradFinalize),
+    merge: stageSource('batchnorm merge', merge),
+  };
+}
+
+export type Stages = ReturnType<typeof stagesFor>;
+export const stages: Stages = stagesFor('float32');
+export const halfStages: Stages = { ...stagesFor('float16'), gradFinalize: stages.gradFinalize, merge: stages.merge };
+export const stagesOf = (storage: TensorStorage): Stages => (storage === 'float16' ? halfStages : stages);
 
 export const mergeFields = parseStruct(merge, 'MergeParams');
 /** Sections of C floats in split statistics (count, mean, meanLow, M2) and in gradient sums (count, Σdy, Σdy·x̂). */

@@ -22,6 +22,12 @@ export function checkEps(v: unknown): number {
   return v as number;
 }
 
+/** Tensor storage, spelt exactly: 'float32' or 'float16'. */
+export function checkStorage(v: unknown): 'float32' | 'float16' {
+  if (v !== 'float32' && v !== 'float16') fail(`storage must be 'float32' or 'float16', got ${show(v)}`);
+  return v as 'float32' | 'float16';
+}
+
 /** The fused activations, spelt exactly (no case folding: 'ReLU' is refused, naming itself). */
 export function checkActivation(v: unknown): 'none' | 'relu' {
   if (v !== 'none' && v !== 'relu') fail(`activation must be 'none' or 'relu', got ${show(v)}`);
@@ -46,7 +52,7 @@ function checkRank(dims: unknown[], where: FeaturePlacement): void {
 }
 
 /** Checks a shape against the placement, numFeatures and the device's limits; returns its canonical view. */
-export function checkShape(shape: unknown, where: FeaturePlacement, numFeatures: number, limits: BufferLimits): CanonicalView {
+export function checkShape(shape: unknown, where: FeaturePlacement, numFeatures: number, limits: BufferLimits, elementBytes: 4 | 2 = 4): CanonicalView {
   const what = typeof where === 'string' ? `${RANK[where]} dimensions for layout ${where}` : `dimensions with feature axis ${where.axis}`;
   if (!Array.isArray(shape)) fail(`shape must be an array of ${what}, got ${show(shape)}`);
   const dims = shape as unknown[];
@@ -62,7 +68,7 @@ export function checkShape(shape: unknown, where: FeaturePlacement, numFeatures:
     fail(`shape ${show(dims)} has ${show(c)} features (dimension ${axis}${typeof where === 'string' ? ` of ${where}` : ''}), but numFeatures is ${numFeatures}`);
   }
   const view = canonicalView(where, dims as number[]);
-  checkTensorBytes(`shape ${show(dims)}`, view.size, limits);
+  checkTensorBytes(`shape ${show(dims)}`, view.size, limits, elementBytes);
   return view;
 }
 
@@ -76,8 +82,8 @@ export function checkBatchStatistics(shape: readonly number[], view: CanonicalVi
  * it would fail). Whether it was destroyed, or belongs to another device, WebGPU
  * does not tell: such errors surface when the work is submitted.
  */
-export function checkTensorBuffer(name: string, buffer: unknown, view: CanonicalView): GPUBuffer {
-  const b = checkFloats(name, buffer, view.size);
+export function checkTensorBuffer(name: string, buffer: unknown, view: CanonicalView, elementBytes: 4 | 2 = 4): GPUBuffer {
+  const b = checkFloats(name, buffer, view.size, elementBytes);
   if (b.mapState !== undefined && b.mapState !== 'unmapped') fail(`${name} is mapped (mapState ${show(b.mapState)}); unmap it before using it`);
   return b;
 }
