@@ -7,6 +7,7 @@ import { torchCases } from './cases/torch.js';
 import { reliabilityCases } from './cases/reliability.js';
 import { dataParallelCases } from './cases/data-parallel.js';
 import { fusedCases } from './cases/fused.js';
+import { halfCases } from './cases/half.js';
 import { requestDevice } from '../src/node.js';
 import { withoutGpuErrors } from '../support/compare.js';
 import { useDevice } from './helpers.js';
@@ -22,6 +23,7 @@ describe.each([
   ['reliability', reliabilityCases],
   ['data-parallel', dataParallelCases],
   ['fused epilogues', fusedCases],
+  ['float16 storage', halfCases],
 ])('%s', (_, cases) => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     await withoutGpuErrors(gpu.device, () => c.run(gpu.device));

@@ -1,7 +1,7 @@
 // What the host reads out of the WGSL sources.
 import { describe, expect, it } from 'vitest';
 import { packStruct, parseBindings, parseConst, parseStruct } from '../src/gpu/wgsl.js';
-import { FEATURE_SECTIONS, paramsFields, stages } from '../src/batchnorm/stages.js';
+import { FEATURE_SECTIONS, halfStages, paramsFields, stages } from '../src/batchnorm/stages.js';
 
 describe('parseStruct and packStruct', () => {
   const source = `struct P {\n  a: u32, // count\n  b: f32,\n  c: u32,\n}`;
@@ -33,7 +33,7 @@ describe('parseStruct and packStruct', () => {
 });
 
 describe('stage bindings', () => {
-  it.each(Object.values(stages).map((s) => [s.name, s] as const))('%s: params at binding 0, unique bindings, storage kinds', (_name, stage) => {
+  it.each([...new Set([...Object.values(stages), ...Object.values(halfStages)])].map((s) => [s.name, s] as const))('%s: params at binding 0, unique bindings, storage kinds', (_name, stage) => {
     const bindings = parseBindings(stage.source);
     expect(bindings[0]).toEqual({ binding: 0, name: 'params', kind: 'uniform' });
     expect(new Set(bindings.map((b) => b.binding)).size).toBe(bindings.length);

@@ -10,6 +10,7 @@ import { torchCases } from './torch.js';
 import { reliabilityCases } from './reliability.js';
 import { dataParallelCases } from './data-parallel.js';
 import { fusedCases } from './fused.js';
+import { halfCases } from './half.js';
 
 export const caseGroups: Record<string, Case[]> = {
   'parity with the float64 reference': parityCases,
@@ -20,5 +21,6 @@ export const caseGroups: Record<string, Case[]> = {
   reliability: reliabilityCases,
   'data-parallel': dataParallelCases,
   'fused epilogues': fusedCases,
+  'float16 storage': halfCases,
   ...trainingCaseGroups,
 };
