@@ -101,9 +101,9 @@ const parityCases: Case[] = [...PLACEMENTS.map(([p, s]): [FeaturePlacement, numb
 
 /** Eval with mean 0, variance 1, eps 0, γ 1, β 0 is the identity: every half comes back bit for bit. */
 const exactCase: Case = {
-  name: 'float16: values exactly representable come back bit for bit (eval identity), odd count, both traversals',
+  name: 'float16: values exactly representable (subnormals, ±65504) come back bit for bit (eval identity), odd count, both traversals',
   run: async (device) => {
-    const values = [0, 1, -1, 0.5, -2.75, 1024, 65504, -65504, 2 ** -14, -(2 ** -14), 3.140625, 1000.5, 0.0999755859375, 7, -3];
+    const values = [0, 1, -1, 0.5, -2.75, 1024, 65504, -65504, 2 ** -14, -(2 ** -14), 3.140625, 2 ** -24, -(2 ** -20) * 3, 0.0999755859375, -3];
     for (const [placement, shape] of [['NC', [5, 3]], ['NCHW', [3, 1, 1, 5]], ['NCHW', [1, 1, 3, 5]]] as [FeaturePlacement, number[]][]) {
       const c = featuresOf(placement, shape);
       await using(new BatchNorm(device, { numFeatures: c, ...placementOptions(placement), eps: 0, storage: 'float16' }), async (bn) => {
@@ -112,6 +112,29 @@ const exactCase: Case = {
         expectEqual(`${placementName(placement)} [${shape}] y bits`, await bn.forwardArray(bits, shape), bits);
       });
     }
+  },
+};
+
+/**
+ * y = x·γ in eval (mean 0, variance 1, eps 0, β 0), with products exact in f32: the
+ * GPU's f16 rounding must be the host's toHalf bit for bit (to nearest, ties to even,
+ * subnormal results, overflow to Infinity).
+ */
+const roundingCase: Case = {
+  name: 'float16: outputs are correctly rounded (ties to even, subnormals, overflow), as toHalf rounds',
+  run: async (device) => {
+    const bits = toHalf(Float32Array.from({ length: 600 }, (_, i) => (i % 2 ? -1 : 1) * 2 ** ((i % 40) - 24) * (1 + ((i * 37) % 1024) / 1024)));
+    bits[599] = toHalf([43690])[0]; // feature 2: ·1.5 is 65535, past 65520: Infinity
+    bits[596] = toHalf([43000])[0]; // 64500
+    const gammas = [1 + 2 ** -11, 3 * 2 ** -12, 1.5];
+    await using(new BatchNorm(device, { numFeatures: 3, layout: 'NC', eps: 0, storage: 'float16' }), async (bn) => {
+      bn.setState({ gamma: Float32Array.from(gammas) });
+      bn.training = false;
+      const got = await bn.forwardArray(bits, [200, 3]);
+      const expected = toHalf(Array.from(fromHalf(bits), (v, i) => v * gammas[i % 3]));
+      check(expected[599] === 0x7c00, 'the overflow value should round to Infinity');
+      expectEqual('y bits', got, expected);
+    });
   },
 };
 
@@ -255,4 +278,4 @@ const badInputCases: Case[] = [
   },
 ];
 
-export const halfCases: Case[] = [...parityCases, exactCase, nonFiniteCase, largeVarianceCase, float16ArrayCase, dataParallelCase, ...badInputCases];
+export const halfCases: Case[] = [...parityCases, exactCase, roundingCase, nonFiniteCase, largeVarianceCase, float16ArrayCase, dataParallelCase, ...badInputCases];
