@@ -1,7 +1,7 @@
 // The batch-norm rows: six shapes (one of 16.7e6 elements) × four ops, on seeded
 // random inputs rotated between iterations, each op checked once against the
 // float64 reference before it is timed.
-import { Activation, BatchNorm, canonicalView, reference, type Gradients, type Layout, type Tuning } from 'webgpu-batchnorm';
+import { Activation, BatchNorm, canonicalView, fromHalf, reference, toHalf, type Gradients, type Layout, type Tuning } from 'webgpu-batchnorm';
 import { GRAD_TOL, Y_TOL } from '../support/tolerances.js';
 import { expectClose } from '../support/compare.js';
 import { activations, elements, normal } from '../support/data.js';
@@ -276,8 +276,86 @@ function fusedEntries(tuning: Partial<Tuning>): BenchEntry[] {
   );
 }
 
+/** The shape the float16-storage rows run on, next to its float32 rows. */
+const HALF_SHAPE: [Layout, number[]] = ['NCHW', [32, 64, 32, 32]];
+
+type HalfOp = 'float16 training step' | 'float16 eval forward';
+
+/**
+ * Fewest bytes per element with float16 storage, 2 bytes per element: the f32 ops'
+ * traffic at half the size. Training step 16 (forward: x twice, y; backward: x and
+ * dy twice, dx), eval forward 4 (x, y).
+ */
+const HALF_BYTES: Record<HalfOp, number> = {
+  'float16 training step': 8 * 2,
+  'float16 eval forward': 2 * 2,
+};
+
+/** Half-precision tolerance: y and dx are rounded once to binary16. */
+const HALF_TOL = 2e-3;
+
+async function setupHalf(device: GPUDevice, op: HalfOp, d: ShapeData, tuning: Partial<Tuning>): Promise<OursRun> {
+  const { layout, shape } = d;
+  const n = elements(shape);
+  const c = canonicalView(layout, shape).features;
+  const bn = new BatchNorm(device, { numFeatures: c, layout, eps: EPS, tuning, storage: 'float16' });
+  bn.setState({ gamma: d.gamma, beta: d.beta, runningMean: d.runningMean, runningVar: d.runningVar });
+  const training = op === 'float16 training step';
+  bn.training = training;
+  const buffers: GPUBuffer[] = [];
+  const halves = d.x.map((x) => toHalf(x));
+  const dyHalves = d.dy.map((dy) => toHalf(dy));
+  const uploadAll = (name: string, arrays: Uint16Array<ArrayBuffer>[]) =>
+    arrays.map((a, i) => {
+      const b = upload(device, `bench ${name} ${i} of ${layout} [${shape}] (float16)`, new Uint32Array(a.buffer)); // n is even
+      buffers.push(b);
+      return b;
+    });
+  const xs = uploadAll('x', halves);
+  const dys = uploadAll('dy', dyHalves);
+  const at = (list: GPUBuffer[], i: number) => list[i % list.length];
+  let y: GPUBuffer | undefined;
+  let dx: GPUBuffer | undefined;
+  return {
+    encode(encoder, i) {
+      y = bn.forward(at(xs, i), shape, encoder);
+      if (training) dx = bn.backward(at(dys, i), encoder).dx;
+    },
+    async verify() {
+      const state = {
+        gamma: Float64Array.from(d.gamma),
+        beta: Float64Array.from(d.beta),
+        runningMean: Float64Array.from(d.runningMean),
+        runningVar: Float64Array.from(d.runningVar),
+        numBatchesTracked: 0,
+      };
+      const x = fromHalf(halves[0]);
+      const forward = reference.forward(x, shape, state, { layout, eps: EPS, training });
+      const parts = [{ buffer: y!, floats: n / 2 }, ...(training ? [{ buffer: dx!, floats: n / 2 }] : [])];
+      const [got, gotDx] = (await readFloats(device, parts)).map((w) => fromHalf(new Uint16Array(w.buffer, w.byteOffset, n)));
+      expectClose(`${op} y`, got, forward.y, HALF_TOL);
+      if (training) expectClose(`${op} dx`, gotDx, reference.backward(x, fromHalf(dyHalves[0]), shape, layout, state.gamma, forward).dx, HALF_TOL);
+    },
+    destroy() {
+      bn.destroy();
+      for (const b of buffers) b.destroy();
+    },
+  };
+}
+
+function halfEntries(tuning: Partial<Tuning>): BenchEntry[] {
+  const [layout, shape] = HALF_SHAPE;
+  return (Object.keys(HALF_BYTES) as HalfOp[]).map((op): BenchEntry => ({
+    group: `${layout} [${shape.join(', ')}]`,
+    op,
+    elements: elements(shape),
+    minBytes: HALF_BYTES[op] * elements(shape),
+    setup: (device) => setupHalf(device, op, shapeData(layout, shape), tuning),
+  }));
+}
+
 export function batchNormEntries(tuning: Partial<Tuning>): BenchEntry[] {
-  return [...plainEntries(tuning), ...fusedEntries(tuning)];
+  return [...plainEntries(tuning), ...fusedEntries(tuning), ...halfEntries(tuning)];
 }
 
 function plainEntries(tuning: Partial<Tuning>): BenchEntry[] {
