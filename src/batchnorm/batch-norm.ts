@@ -331,7 +331,10 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
 
   /** A host tensor of n elements in this storage (Float32Array; or float16 bits, padded to whole u32s to upload). */
   private hostTensor(name: string, data: unknown, n: number): HostTensor {
-    if (this.storage === 'float32') return { upload: checkArray(name, data, n), kind: 'float32' };
+    if (this.storage === 'float32') {
+      if (data instanceof Uint16Array) fail(`${name} is a Uint16Array, but this BatchNorm has storage 'float32': pass a Float32Array (fromHalf(bits)), or make it with storage: 'float16'`);
+      return { upload: checkArray(name, data, n), kind: 'float32' };
+    }
     const bits = checkHalfArray(name, data, n);
     const kind = isFloat16Array(data) ? 'float16' : 'uint16';
     if (n % 2 === 0) return { upload: bits, kind };

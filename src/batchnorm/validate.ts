@@ -78,8 +78,8 @@ export function checkBatchStatistics(shape: readonly number[], view: CanonicalVi
 }
 
 /**
- * A buffer holding one f32 per element of the view, not mapped (a submit that used
- * it would fail). Whether it was destroyed, or belongs to another device, WebGPU
+ * A buffer holding the view's elements as f32 (as halves with elementBytes 2), not
+ * mapped (a submit that used it would fail). Whether it was destroyed, or belongs to another device, WebGPU
  * does not tell: such errors surface when the work is submitted.
  */
 export function checkTensorBuffer(name: string, buffer: unknown, view: CanonicalView, elementBytes: 4 | 2 = 4): GPUBuffer {

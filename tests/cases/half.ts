@@ -254,6 +254,12 @@ const badInputCases: Case[] = [
     run: (device) => expectError(() => new BatchNorm(device, { numFeatures: 3, layout: 'NC', storage: 'fp16' as 'float16' }), /storage must be 'float32' or 'float16', got "fp16"/),
   },
   {
+    name: 'float32 storage: a Uint16Array of halves throws, naming the storage',
+    run: (device) =>
+      using(new BatchNorm(device, { numFeatures: 3, layout: 'NC' }), (bn) =>
+        expectError(() => bn.forwardArray(new Uint16Array(6) as unknown as Float32Array, [2, 3]), /x is a Uint16Array, but this BatchNorm has storage 'float32': pass a Float32Array \(fromHalf\(bits\)\), or make it with storage: 'float16'/)),
+  },
+  {
     name: 'float16: a Float32Array, a GPU buffer of the f32 size, a wrong length throw and change nothing',
     run: async (device) => {
       await using(new TestBuffers(device), (s) =>
