@@ -37,3 +37,9 @@ export function activations(layout: FeaturePlacement, shape: readonly number[], 
   for (let i = 0; i < x.length; i++) x[i] = x[i] * scales[feature(i)] + offsets[feature(i)];
   return x;
 }
+
+/** The options that say where the features are: `{ layout }` or `{ axis }`. */
+export const placementOptions = (where: FeaturePlacement) => (typeof where === 'string' ? { layout: where } : { axis: where.axis });
+
+/** How a placement reads in a test's name: "NCHW" or "axis -1". */
+export const placementName = (where: FeaturePlacement) => (typeof where === 'string' ? where : `axis ${where.axis}`);

@@ -1,25 +1,11 @@
 // examples/data-parallel.ts: the demo's network trained data-parallel on two Dawn
 // devices (statistics, gradient sums and Linear gradients all-reduced) follows
 // single-device training on the whole batch, step for step.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main, TOLERANCE } from '../examples/data-parallel.js';
-import { requestDevice } from '../src/node.js';
+import { useDevices } from './helpers.js';
 
-const devices: GPUDevice[] = [];
-const uncaptured: string[] = [];
-
-beforeAll(async () => {
-  for (let i = 0; i < 2; i++) {
-    const device = await requestDevice();
-    device.addEventListener('uncapturederror', (e) => uncaptured.push((e as GPUUncapturedErrorEvent).error.message));
-    devices.push(device);
-  }
-});
-
-afterAll(() => {
-  for (const d of devices) d.destroy();
-  expect(uncaptured, 'uncaptured GPU errors').toEqual([]);
-});
+const devices = useDevices(2);
 
 describe('data-parallel training example', () => {
   it('two devices, 64 + 64 rows: the same loss curve as one device on 128, for 20 steps; the devices stay in lockstep', async () => {

@@ -3,30 +3,14 @@
 // every shard normalizes with the merged ones, and the backward merges two sums.
 // The result must be one batch norm over the concatenated batch: y and the running
 // statistics within 1e-5, dx, dγ and dβ within 1e-4 of the float64 reference.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BatchNorm, ReferenceBatchNorm, type FeaturePlacement, type GradientSums, type ShardStatistics } from '../src/index.js';
-import { requestDevice } from '../src/node.js';
+import { useDevices } from './helpers.js';
 import { expectClose } from '../support/compare.js';
-import { activations, featuresOf, normal } from '../support/data.js';
+import { activations, featuresOf, normal, placementOptions } from '../support/data.js';
 import { GRAD_TOL, STATS_TOL, Y_TOL } from '../support/tolerances.js';
 
-const devices: GPUDevice[] = [];
-const uncaptured: string[] = [];
-
-beforeAll(async () => {
-  for (let i = 0; i < 4; i++) {
-    const device = await requestDevice();
-    device.addEventListener('uncapturederror', (e) => uncaptured.push((e as GPUUncapturedErrorEvent).error.message));
-    devices.push(device);
-  }
-});
-
-afterAll(() => {
-  for (const d of devices) d.destroy();
-  expect(uncaptured, 'uncaptured GPU errors').toEqual([]);
-});
-
-const options = (where: FeaturePlacement) => (typeof where === 'string' ? { layout: where } : { axis: where.axis });
+const devices = useDevices(4);
 
 /** What a shard with no rows sends: zero counts. */
 const emptyStatistics = (c: number): ShardStatistics => ({ count: new Float64Array(c), mean: new Float64Array(c), m2: new Float64Array(c) });
@@ -60,10 +44,10 @@ describe('data-parallel batch norm: shards on their own devices equal one batch 
       const perRow = shape.slice(1).reduce((a, b) => a * b, 1);
       const gamma = normal(c, 5, 1, 0.5);
       const beta = normal(c, 6, 0, 2);
-      const ref = new ReferenceBatchNorm({ numFeatures: c, ...options(where), momentum: 0.1 });
+      const ref = new ReferenceBatchNorm({ numFeatures: c, ...placementOptions(where), momentum: 0.1 });
       ref.state.gamma = Float64Array.from(gamma);
       ref.state.beta = Float64Array.from(beta);
-      const bns = rows.map((n, i) => (n > 0 ? new BatchNorm(devices[i], { numFeatures: c, ...options(where) }) : null));
+      const bns = rows.map((n, i) => (n > 0 ? new BatchNorm(devices[i], { numFeatures: c, ...placementOptions(where) }) : null));
       try {
         for (const bn of bns) bn?.setState({ gamma, beta });
         for (let step = 0; step < 5; step++) {

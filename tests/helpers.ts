@@ -1,18 +1,35 @@
-// Node-only test helpers: a Dawn device per test file.
+// Node-only test helpers: Dawn devices for a test file.
 import { afterAll, beforeAll, expect } from 'vitest';
 import { requestDevice } from '../src/node.js';
 
-/** A Dawn device for the test file, watched for uncaptured errors and destroyed at the end. */
-export function useDevice(): { readonly device: GPUDevice } {
-  const holder = {} as { device: GPUDevice };
+/**
+ * `count` Dawn devices for the test file (several devices from one adapter stand for
+ * several GPUs), watched for uncaptured errors and destroyed at the end. The array
+ * fills in beforeAll.
+ */
+export function useDevices(count: number): GPUDevice[] {
+  const devices: GPUDevice[] = [];
   const uncaptured: string[] = [];
   beforeAll(async () => {
-    holder.device = await requestDevice();
-    holder.device.addEventListener('uncapturederror', (e) => uncaptured.push((e as GPUUncapturedErrorEvent).error.message));
+    for (let i = 0; i < count; i++) {
+      const device = await requestDevice();
+      device.addEventListener('uncapturederror', (e) => uncaptured.push((e as GPUUncapturedErrorEvent).error.message));
+      devices.push(device);
+    }
   });
   afterAll(() => {
-    holder.device?.destroy();
+    for (const d of devices) d.destroy();
     expect(uncaptured, 'uncaptured GPU errors').toEqual([]);
   });
-  return holder;
+  return devices;
+}
+
+/** One Dawn device for the test file, as useDevices(1). */
+export function useDevice(): { readonly device: GPUDevice } {
+  const devices = useDevices(1);
+  return {
+    get device() {
+      return devices[0];
+    },
+  };
 }

@@ -5,7 +5,7 @@
 // ±Infinity, data-parallel sums, the dispatch count, and bad input.
 import { BatchNorm, GPU_TUNING, reference, ReferenceBatchNorm, type BatchNormOptions, type FeaturePlacement } from '../../src/index.js';
 import { check, expectClose, expectEqual, expectError, relativeL2 } from '../../support/compare.js';
-import { activations, elements, featuresOf, normal } from '../../support/data.js';
+import { activations, elements, featuresOf, normal, placementName, placementOptions } from '../../support/data.js';
 import { GRAD_TOL, Y_TOL } from '../../support/tolerances.js';
 import { counting, download, TestBuffers } from '../support/gpu.js';
 import { using, type Case } from './case.js';
@@ -29,8 +29,6 @@ const PLACEMENTS: [FeaturePlacement, number[]][] = [
   [{ axis: -2 }, [5, 3, 7]],
 ];
 
-const placementOptions = (p: FeaturePlacement) => (typeof p === 'string' ? { layout: p } : { axis: p.axis });
-const placementName = (p: FeaturePlacement) => (typeof p === 'string' ? p : `axis ${p.axis}`);
 
 /** A BatchNorm with random gamma and beta, and its float64 twin. */
 function twins(device: GPUDevice, placement: FeaturePlacement, shape: number[], fused: Fused, seed: number, extra: Partial<BatchNormOptions> = {}) {

@@ -7,7 +7,7 @@
 // and bad input.
 import { BatchNorm, fromHalf, GPU_TUNING, ReferenceBatchNorm, toHalf, type BatchNormOptions, type FeaturePlacement } from '../../src/index.js';
 import { check, expectClose, expectEqual, expectError } from '../../support/compare.js';
-import { activations, elements, featuresOf, normal } from '../../support/data.js';
+import { activations, elements, featuresOf, normal, placementName, placementOptions } from '../../support/data.js';
 import { STATS_TOL } from '../../support/tolerances.js';
 import { download, TestBuffers } from '../support/gpu.js';
 import { using, type Case } from './case.js';
@@ -35,8 +35,6 @@ const PLACEMENTS: [FeaturePlacement, number[]][] = [
   [{ axis: -2 }, [5, 3, 7]],
 ];
 
-const placementOptions = (p: FeaturePlacement) => (typeof p === 'string' ? { layout: p } : { axis: p.axis });
-const placementName = (p: FeaturePlacement) => (typeof p === 'string' ? p : `axis ${p.axis}`);
 
 /** A float16 BatchNorm with random gamma and beta, and its float64 twin. */
 function twins(device: GPUDevice, placement: FeaturePlacement, shape: number[], fused: Fused, seed: number, extra: Partial<BatchNormOptions> = {}) {

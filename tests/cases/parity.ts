@@ -4,20 +4,18 @@ import { BatchNorm, ReferenceBatchNorm, type FeaturePlacement, type Layout } fro
 import type { BatchNormOptions } from '../../src/index.js';
 import { check, expectClose } from '../../support/compare.js';
 import { GRAD_TOL, STATS_TOL, Y_TOL } from '../../support/tolerances.js';
-import { activations, elements, featuresOf, normal } from '../../support/data.js';
+import { activations, elements, featuresOf, normal, placementName, placementOptions } from '../../support/data.js';
 import { using, type Case } from './case.js';
 
 
 type Options = Omit<BatchNormOptions, 'numFeatures' | 'layout' | 'axis'>;
 
-/** The options that say where the features are: a layout, or an axis. */
-const placed = (where: FeaturePlacement) => (typeof where === 'string' ? { layout: where } : { axis: where.axis });
 
 /** A GPU BatchNorm and its float64 twin, with the same random gamma and beta when affine. */
 export function pair(device: GPUDevice, where: FeaturePlacement, shape: number[], options: Options = {}, seed = 1) {
   const numFeatures = featuresOf(where, shape);
-  const bn = new BatchNorm(device, { numFeatures, ...placed(where), ...options });
-  const ref = new ReferenceBatchNorm({ numFeatures, ...placed(where), ...options });
+  const bn = new BatchNorm(device, { numFeatures, ...placementOptions(where), ...options });
+  const ref = new ReferenceBatchNorm({ numFeatures, ...placementOptions(where), ...options });
   if (options.affine !== false) {
     const gamma = normal(numFeatures, seed + 7, 1, 0.5);
     const beta = normal(numFeatures, seed + 8, 0, 2);
@@ -81,7 +79,6 @@ const AXIS_SHAPES: [FeaturePlacement, number[]][] = [2, 3, 4, 5].flatMap((rank) 
   }),
 );
 
-const placementName = (where: FeaturePlacement) => (typeof where === 'string' ? where : `axis ${where.axis}`);
 
 const shapeCases: Case[] = [...SHAPES, ...AXIS_SHAPES].map(([layout, shape]) => ({
   name: `${placementName(layout)} [${shape}]: training forward, running statistics, backward; eval forward and backward`,
