@@ -31,7 +31,7 @@ override MODE: u32 = BATCH;
 // merge of partials 2^l apart waits at level l of a stack, so rounding grows with
 // log2 of their number, not with the number (up to 256 partials). The plain sums'
 // rounding errors (two-sum) add up in `low`: sumX comes out rounded once, so the
-// mean near zero is not left to the luck of a float32 pairwise sum (issue #12).
+// mean near zero is not left to the luck of a float32 pairwise sum.
 fn mergePartials(f: u32) -> Moments {
   let section = params.partialChunks * params.slotsPerChunk;
   var stack: array<Moments, 32>;

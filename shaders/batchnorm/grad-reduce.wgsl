@@ -47,7 +47,7 @@ fn maskScalar(i: u32, dy: f32) -> f32 {
 // sum(dy) and sum(dy * (x - m')), the second compensated: dgamma is it times invstd,
 // and where x and dy are independent it is a sum of zero-mean terms, which a
 // float32 sum (even a pairwise one) gets only to about eps * sqrt(n log n) of its
-// terms' size (issue #12). Products go in with their own rounding error (an fma).
+// terms' size. Products go in with their own rounding error (an fma).
 struct GradSums {
   dy: vec4f,
   dyXc: Compensated,

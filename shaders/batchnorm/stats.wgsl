@@ -80,7 +80,7 @@ fn threadTotal(t: ThreadSums) -> ShiftedSums {
 }
 
 // The plain sum of x is the reported mean near zero (bn-finalize), where a float32
-// sum, even a pairwise one, misses the 1e-6 asked of it (issue #12): each thread
+// sum, even a pairwise one, misses the 1e-6 asked of it: each thread
 // keeps it compensated, value by value (three adds per vec4 more), and the tree
 // keeps the low part, so a workgroup's partial is its sum rounded once.
 fn partial(n: vec4f, s: ShiftedSums, plain: Compensated) -> StatsPartial {

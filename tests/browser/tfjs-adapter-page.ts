@@ -367,7 +367,7 @@ export async function steadyLoop(): Promise<string> {
   await webgpu();
   const device = (tf.backend() as unknown as { device: GPUDevice }).device;
   const createBuffer = device.createBuffer;
-  const STEADY_STEPS = 50; // the bar: the tensor count steady over 50 training steps
+  const STEADY_STEPS = 50; // the tensor count must stay steady over this many training steps
   let created = 0, labelled = 0;
   device.createBuffer = function (this: GPUDevice, d: GPUBufferDescriptor) {
     created++;

@@ -1,4 +1,4 @@
-// The fused epilogues (issue #10): y = relu(BN(x) + z) in the apply stage, and
+// The fused epilogues: y = relu(BN(x) + z) in the apply stage, and
 // its backward (ReLU's mask from y, applied to dy before the sums) in the
 // gradient stages: every layout and an axis against the float64 reference, the
 // reference against finite differences, values exactly at the ReLU kink, NaN and

@@ -1,4 +1,4 @@
-// Float16 storage (issue #10 item 2): x, y, dy, dx and the residual as IEEE
+// Float16 storage: x, y, dy, dx and the residual as IEEE
 // binary16, packed two to a u32; γ, β, the running statistics and every sum f32.
 // Every layout and an axis x {plain, relu, residual, relu + residual} at odd sizes
 // against the float64 reference run on the decoded inputs (y and dx within f16

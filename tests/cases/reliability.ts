@@ -1,4 +1,4 @@
-// Reliability (issue #12): the mean accurate to itself, bounded memory when shapes
+// Reliability: the mean accurate to itself, bounded memory when shapes
 // keep changing, no silent stale results after GPU errors, device loss, and the
 // smaller holes (training only boolean, a saturating batch counter, setState's
 // running variance, eval with running var + eps = 0).
@@ -9,7 +9,7 @@ import { GRAD_TOL, STATS_TOL, Y_TOL } from '../../support/tolerances.js';
 import { TestBuffers } from '../support/gpu.js';
 import { using, type Case } from './case.js';
 
-/** The issue's bound: the batch mean within this of the float64 mean of the same f32 inputs. */
+/** The bound: the batch mean within this of the float64 mean of the same f32 inputs. */
 const MEAN_TOL = 1e-6;
 
 /** A plain f32 pairwise sum, the yardstick for the GPU's sums. */
@@ -21,7 +21,7 @@ function pairwise(v: ArrayLike<number>, from = 0, to = v.length): number {
 
 const TUNINGS: [string, Tuning][] = [['CPU_TUNING', CPU_TUNING], ['GPU_TUNING', GPU_TUNING]];
 
-// The rule (issue #12), for every seed, shape and tuning: the batch mean's relative
+// The rule, for every seed, shape and tuning: the batch mean's relative
 // error against the float64 mean of the same f32 inputs is at most
 //   max(MEAN_TOL, the relative error of a plain f32 pairwise mean of the same data),
 // so within 1e-6 wherever a float32 pairwise mean is, and no worse than one where it

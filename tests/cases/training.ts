@@ -3,7 +3,7 @@
 // run in Node (Dawn) and in a browser page.
 // Tolerances (relative L2 over each tensor):
 //   linear y, dx, dW, db; activations; loss and dlogits          1e-5
-//   every parameter after one or more training steps              1e-4 (the issue's bar)
+//   every parameter after one or more training steps              1e-4
 //   gradients inside a training step                              1e-4
 //   each step's update (parameter after − before)                 1e-3
 //   GPU gradients against central differences of the GPU's own f32 loss   2e-2
@@ -90,7 +90,7 @@ type Network = 'batchnorm-sigmoid' | 'bias-sigmoid' | 'batchnorm-relu' | 'bias-t
 
 /**
  * in → 16 → 16 → classes. With batch norm: Linear without bias → BatchNorm → activation,
- * as the issue's course notes build it; without: Linear with bias → activation.
+ * as the classic batch-norm recipe builds it; without: Linear with bias → activation.
  */
 function network(device: GPUDevice, kind: Network, inFeatures: number, classes: number, seed: number): Layer[] {
   const withBn = kind.startsWith('batchnorm');
