@@ -1,8 +1,8 @@
 // The batch-norm rows: six shapes (one of 16.7e6 elements) × four ops, on seeded
 // random inputs rotated between iterations, each op checked once against the
 // float64 reference before it is timed.
-import { Activation, BatchNorm, canonicalView, fromHalf, reference, toHalf, type Gradients, type Layout, type Tuning } from 'webgpu-batchnorm';
-import { GRAD_TOL, Y_TOL } from '../support/tolerances.js';
+import { Activation, BatchNorm, canonicalView, fromHalf, reference, toHalf, type BatchNormOptions, type Gradients, type Layout, type Tuning } from 'webgpu-batchnorm';
+import { GRAD_TOL, HALF_TOL, Y_TOL } from '../support/tolerances.js';
 import { expectClose } from '../support/compare.js';
 import { activations, elements, normal } from '../support/data.js';
 import { readFloats, upload } from './gpu.js';
@@ -61,19 +61,55 @@ function makeShapeData(layout: Layout, shape: number[]): ShapeData {
     runningVar,
     get expected() {
       if (!expected) {
-        const state = {
-          gamma: Float64Array.from(gamma),
-          beta: Float64Array.from(beta),
-          runningMean: Float64Array.from(runningMean),
-          runningVar: Float64Array.from(runningVar),
-          numBatchesTracked: 0,
-        };
+        const state = referenceState(this);
         const train = reference.forward(x[0], shape, state, { layout, eps: EPS });
         const evalY = reference.forward(x[0], shape, state, { layout, eps: EPS, training: false }).y;
         const grads = reference.backward(x[0], dy[0], shape, layout, state.gamma, train);
         expected = { trainY: train.y, evalY, ...grads };
       }
       return expected;
+    },
+  };
+}
+
+/** The float64 reference's state from a shape's parameters and running statistics, before any step. */
+function referenceState(d: Pick<ShapeData, 'gamma' | 'beta' | 'runningMean' | 'runningVar'>) {
+  return {
+    gamma: Float64Array.from(d.gamma),
+    beta: Float64Array.from(d.beta),
+    runningMean: Float64Array.from(d.runningMean),
+    runningVar: Float64Array.from(d.runningVar),
+    numBatchesTracked: 0,
+  };
+}
+
+/** The i-th of a row's rotated input buffers. */
+const at = (list: GPUBuffer[], i: number) => list[i % list.length];
+
+/**
+ * What every row's setup starts with: a BatchNorm holding the shape's parameters
+ * and running statistics, and uploads of the rotated inputs, destroyed with it.
+ */
+function rowSetup(device: GPUDevice, d: ShapeData, options: Partial<BatchNormOptions>) {
+  const { layout, shape } = d;
+  const c = canonicalView(layout, shape).features;
+  const bn = new BatchNorm(device, { numFeatures: c, layout, eps: EPS, ...options } as BatchNormOptions<true>);
+  bn.setState({ gamma: d.gamma, beta: d.beta, runningMean: d.runningMean, runningVar: d.runningVar });
+  const buffers: GPUBuffer[] = [];
+  return {
+    bn,
+    n: elements(shape),
+    c,
+    uploadAll(name: string, arrays: (Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer>)[]): GPUBuffer[] {
+      return arrays.map((a, i) => {
+        const b = upload(device, `bench ${name} ${i} of ${layout} [${shape}]`, a);
+        buffers.push(b);
+        return b;
+      });
+    },
+    destroy() {
+      bn.destroy();
+      for (const b of buffers) b.destroy();
     },
   };
 }
@@ -99,14 +135,11 @@ const SPLIT_SHAPE: [Layout, number[]] = ['NCHW', [32, 64, 32, 32]];
  * fused step, in 10 dispatches instead of 6.
  */
 async function setupSplitStep(device: GPUDevice, d: ShapeData, tuning: Partial<Tuning>): Promise<OursRun> {
-  const { layout, shape } = d;
-  const n = elements(shape);
-  const c = canonicalView(layout, shape).features;
-  const bn = new BatchNorm(device, { numFeatures: c, layout, eps: EPS, tuning });
-  bn.setState({ gamma: d.gamma, beta: d.beta, runningMean: d.runningMean, runningVar: d.runningVar });
-  const xs = d.x.map((a, i) => upload(device, `bench x ${i} of ${layout} [${shape}]`, a as Float32Array<ArrayBuffer>));
-  const dys = d.dy.map((a, i) => upload(device, `bench dy ${i} of ${layout} [${shape}]`, a as Float32Array<ArrayBuffer>));
-  const at = (list: GPUBuffer[], i: number) => list[i % list.length];
+  const { shape } = d;
+  const row = rowSetup(device, d, { tuning });
+  const { bn, n } = row;
+  const xs = row.uploadAll('x', d.x as Float32Array<ArrayBuffer>[]);
+  const dys = row.uploadAll('dy', d.dy as Float32Array<ArrayBuffer>[]);
   let y: GPUBuffer | undefined;
   let grads: Gradients<GPUBuffer> | undefined;
   return {
@@ -122,30 +155,17 @@ async function setupSplitStep(device: GPUDevice, d: ShapeData, tuning: Partial<T
       expectClose('data-parallel y', got, e.trainY, Y_TOL);
       expectClose('data-parallel dx', dx, e.dx, GRAD_TOL);
     },
-    destroy() {
-      bn.destroy();
-      for (const b of [...xs, ...dys]) b.destroy();
-    },
+    destroy: row.destroy,
   };
 }
 
 async function setupOurs(device: GPUDevice, op: BatchNormOp, d: ShapeData, tuning: Partial<Tuning>): Promise<OursRun> {
-  const { layout, shape } = d;
-  const n = elements(shape);
-  const c = canonicalView(layout, shape).features;
-  const bn = new BatchNorm(device, { numFeatures: c, layout, eps: EPS, tuning });
-  bn.setState({ gamma: d.gamma, beta: d.beta, runningMean: d.runningMean, runningVar: d.runningVar });
-  const buffers: GPUBuffer[] = [];
-  const uploadAll = (name: string, arrays: Float32Array[]) =>
-    arrays.map((a, i) => {
-      const b = upload(device, `bench ${name} ${i} of ${layout} [${shape}]`, a as Float32Array<ArrayBuffer>);
-      buffers.push(b);
-      return b;
-    });
-  const xs = uploadAll('x', d.x);
+  const { shape } = d;
+  const row = rowSetup(device, d, { tuning });
+  const { bn, n, c } = row;
+  const xs = row.uploadAll('x', d.x as Float32Array<ArrayBuffer>[]);
   const needsDy = op === 'backward' || op === 'training step';
-  const dys = needsDy ? uploadAll('dy', d.dy) : [];
-  const at = (list: GPUBuffer[], i: number) => list[i % list.length];
+  const dys = needsDy ? row.uploadAll('dy', d.dy as Float32Array<ArrayBuffer>[]) : [];
 
   if (op === 'eval forward') bn.training = false;
   if (op === 'backward') bn.forward(xs[0], shape); // the forward every timed backward differentiates
@@ -174,10 +194,7 @@ async function setupOurs(device: GPUDevice, op: BatchNormOp, d: ShapeData, tunin
         expectClose(`${op} dbeta`, dbeta, e.dbeta, GRAD_TOL);
       }
     },
-    destroy() {
-      bn.destroy();
-      for (const b of buffers) b.destroy();
-    },
+    destroy: row.destroy,
   };
 }
 
@@ -208,25 +225,15 @@ const FUSED_BYTES: Record<FusedOp, number> = {
 /** A training step of BN with a ReLU after it (and a residual before it): fused, or BN then the toolkit's ReLU layer. */
 async function setupFused(device: GPUDevice, op: FusedOp, d: ShapeData, tuning: Partial<Tuning>): Promise<OursRun> {
   const { layout, shape } = d;
-  const n = elements(shape);
-  const c = canonicalView(layout, shape).features;
   const fused = op !== 'BN then ReLU training step (unfused)';
   const residual = op === 'fused BN+add+ReLU training step';
-  const bn = new BatchNorm(device, { numFeatures: c, layout, eps: EPS, tuning, ...(fused ? { activation: 'relu' as const, residual } : {}) });
-  bn.setState({ gamma: d.gamma, beta: d.beta, runningMean: d.runningMean, runningVar: d.runningVar });
+  const row = rowSetup(device, d, { tuning, ...(fused ? { activation: 'relu' as const, residual } : {}) });
+  const { bn, n } = row;
   const relu = fused ? undefined : new Activation(device, 'relu');
-  const buffers: GPUBuffer[] = [];
-  const uploadAll = (name: string, arrays: Float32Array[]) =>
-    arrays.map((a, i) => {
-      const b = upload(device, `bench ${name} ${i} of ${layout} [${shape}]`, a as Float32Array<ArrayBuffer>);
-      buffers.push(b);
-      return b;
-    });
-  const xs = uploadAll('x', d.x);
-  const dys = uploadAll('dy', d.dy);
-  // the residual: another copy's x, rotated with it
-  const zs = residual ? uploadAll('z', d.x.map((_, i) => d.dy[(i + 1) % d.dy.length])) : [];
-  const at = (list: GPUBuffer[], i: number) => list[i % list.length];
+  const xs = row.uploadAll('x', d.x as Float32Array<ArrayBuffer>[]);
+  const dys = row.uploadAll('dy', d.dy as Float32Array<ArrayBuffer>[]);
+  // the residual: another copy's dy, rotated with x
+  const zs = residual ? row.uploadAll('z', d.x.map((_, i) => d.dy[(i + 1) % d.dy.length]) as Float32Array<ArrayBuffer>[]) : [];
   let y: GPUBuffer | undefined;
   let dx: GPUBuffer | undefined;
   return {
@@ -240,13 +247,7 @@ async function setupFused(device: GPUDevice, op: FusedOp, d: ShapeData, tuning: 
       }
     },
     async verify() {
-      const state = {
-        gamma: Float64Array.from(d.gamma),
-        beta: Float64Array.from(d.beta),
-        runningMean: Float64Array.from(d.runningMean),
-        runningVar: Float64Array.from(d.runningVar),
-        numBatchesTracked: 0,
-      };
+      const state = referenceState(d);
       const z = residual ? d.dy[1 % d.dy.length] : undefined;
       const forward = reference.forward(d.x[0], shape, state, { layout, eps: EPS, activation: 'relu', residual }, z);
       const [got, gotDx] = await readFloats(device, [{ buffer: y!, floats: n }, { buffer: dx!, floats: n }]);
@@ -257,9 +258,8 @@ async function setupFused(device: GPUDevice, op: FusedOp, d: ShapeData, tuning: 
       expectClose(`${op} dx`, gotDx, grads.dx, GRAD_TOL);
     },
     destroy() {
-      bn.destroy();
+      row.destroy();
       relu?.destroy();
-      for (const b of buffers) b.destroy();
     },
   };
 }
@@ -291,29 +291,17 @@ const HALF_BYTES: Record<HalfOp, number> = {
   'float16 eval forward': 2 * 2,
 };
 
-/** Half-precision tolerance: y and dx are rounded once to binary16. */
-const HALF_TOL = 2e-3;
-
 async function setupHalf(device: GPUDevice, op: HalfOp, d: ShapeData, tuning: Partial<Tuning>): Promise<OursRun> {
   const { layout, shape } = d;
-  const n = elements(shape);
-  const c = canonicalView(layout, shape).features;
-  const bn = new BatchNorm(device, { numFeatures: c, layout, eps: EPS, tuning, storage: 'float16' });
-  bn.setState({ gamma: d.gamma, beta: d.beta, runningMean: d.runningMean, runningVar: d.runningVar });
+  const row = rowSetup(device, d, { tuning, storage: 'float16' });
+  const { bn, n } = row;
   const training = op === 'float16 training step';
   bn.training = training;
-  const buffers: GPUBuffer[] = [];
   const halves = d.x.map((x) => toHalf(x));
   const dyHalves = d.dy.map((dy) => toHalf(dy));
-  const uploadAll = (name: string, arrays: Uint16Array<ArrayBuffer>[]) =>
-    arrays.map((a, i) => {
-      const b = upload(device, `bench ${name} ${i} of ${layout} [${shape}] (float16)`, new Uint32Array(a.buffer)); // n is even
-      buffers.push(b);
-      return b;
-    });
-  const xs = uploadAll('x', halves);
-  const dys = uploadAll('dy', dyHalves);
-  const at = (list: GPUBuffer[], i: number) => list[i % list.length];
+  // as u32 words, two halves each (n is even)
+  const xs = row.uploadAll('float16 x', halves.map((h) => new Uint32Array(h.buffer)));
+  const dys = row.uploadAll('float16 dy', dyHalves.map((h) => new Uint32Array(h.buffer)));
   let y: GPUBuffer | undefined;
   let dx: GPUBuffer | undefined;
   return {
@@ -322,13 +310,7 @@ async function setupHalf(device: GPUDevice, op: HalfOp, d: ShapeData, tuning: Pa
       if (training) dx = bn.backward(at(dys, i), encoder).dx;
     },
     async verify() {
-      const state = {
-        gamma: Float64Array.from(d.gamma),
-        beta: Float64Array.from(d.beta),
-        runningMean: Float64Array.from(d.runningMean),
-        runningVar: Float64Array.from(d.runningVar),
-        numBatchesTracked: 0,
-      };
+      const state = referenceState(d);
       const x = fromHalf(halves[0]);
       const forward = reference.forward(x, shape, state, { layout, eps: EPS, training });
       const parts = [{ buffer: y!, floats: n / 2 }, ...(training ? [{ buffer: dx!, floats: n / 2 }] : [])];
@@ -336,10 +318,7 @@ async function setupHalf(device: GPUDevice, op: HalfOp, d: ShapeData, tuning: Pa
       expectClose(`${op} y`, got, forward.y, HALF_TOL);
       if (training) expectClose(`${op} dx`, gotDx, reference.backward(x, fromHalf(dyHalves[0]), shape, layout, state.gamma, forward).dx, HALF_TOL);
     },
-    destroy() {
-      bn.destroy();
-      for (const b of buffers) b.destroy();
-    },
+    destroy: row.destroy,
   };
 }
 

@@ -11,3 +11,5 @@ export const GRAD_TOL = 1e-4;
 export const PEER_TOL = 1e-4;
 /** The training toolkit: layers, loss, parameters after a step, gradients, hand-computed updates, finite differences. */
 export const TRAINING_TOL = { linear: 1e-5, activation: 1e-5, loss: 1e-5, parameter: 1e-4, gradient: 1e-4, update: 1e-3, finiteDifference: 2e-2 };
+/** y and dx stored as float16: rounded once to binary16 (2^-11 relative per value). */
+export const HALF_TOL = 2e-3;

@@ -423,10 +423,18 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     checkTensorBuffer('dy', dy, last.plan.view, this.elementBytes);
     this.checkNotOutput('dy', dy, call);
     if (last.x === last.plan.dx) fail(`${this.name}: x of the last forward() is the dx buffer this ${call} writes; copy it first`);
-    if (needsGiven && !last.given) {
-      fail(`${call}: gradient sums need a forward with statistics first (they are taken with the global statistics it normalized with)`);
-    }
+    if (needsGiven) this.checkSumsFollowStatistics(call, last);
     return last;
+  }
+
+  /** Gradient sums are taken with the global statistics that a forward with statistics normalized with. */
+  private checkSumsFollowStatistics(call: string, last: LastForward): void {
+    if (!last.given) fail(`${call}: gradient sums need a forward with statistics first (they are taken with the global statistics it normalized with)`);
+  }
+
+  /** Given statistics stand for a batch's own: training, or no running statistics. */
+  private checkStatisticsMode(call: string, mode: StatisticsMode | undefined): void {
+    if (mode === 'running') fail(`${call}: statistics are batch statistics, for training (or trackRunningStats: false); this BatchNorm is in eval mode`);
   }
 
   /**
@@ -435,7 +443,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
    * gradientSums() output included, may be read).
    */
   private checkGivenBuffer(name: string, buffer: GPUBuffer, sections: number, written: GPUBuffer[], mode?: StatisticsMode): void {
-    if (mode === 'running') fail(`forward(): statistics are batch statistics, for training (or trackRunningStats: false); this BatchNorm is in eval mode`);
+    this.checkStatisticsMode('forward()', mode);
     checkFloats(name, buffer, sections * this.numFeatures);
     if (written.includes(buffer)) fail(`${this.name}: ${name} is a buffer this call writes; copy it first`);
   }
@@ -486,9 +494,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     const last = this.last ?? fail('backwardArray() called before any forward()');
     const n = last.plan.view.size;
     const data = this.hostTensor('dy', dy, n);
-    if (sums !== undefined && !last.given) {
-      fail('backwardArray(): gradient sums need a forward with statistics first (they are taken with the global statistics it normalized with)');
-    }
+    if (sums !== undefined) this.checkSumsFollowStatistics('backwardArray()', last);
     const given = sums === undefined ? undefined : sumsBytes(checkRecord<Sums>('backwardArray() sums', sums, this.numFeatures, GRADIENT_SUM_FIELDS), this.numFeatures);
     return this.guarded('backwardArray()', async () => {
       const upload = last.plan.owned.upload('dy', data.upload);
@@ -514,7 +520,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
 
   /** Host statistics for a forward: C features, and in training more than one value per feature overall. */
   private checkStatistics(statistics: Statistics, mode: StatisticsMode): Float32Array<ArrayBuffer> {
-    if (mode === 'running') fail('forwardArray(): statistics are batch statistics, for training (or trackRunningStats: false); this BatchNorm is in eval mode');
+    this.checkStatisticsMode('forwardArray()', mode);
     const record = checkRecord<Statistics>('forwardArray() statistics', statistics, this.numFeatures, STATISTICS_FIELDS);
     const few = record.count.findIndex((n) => n < 2);
     if (few >= 0) fail(`Expected more than 1 value per channel when training, got statistics with count ${record.count[few]} for feature ${few}`);

@@ -10,8 +10,8 @@ import { GRAD_TOL, Y_TOL } from '../../support/tolerances.js';
 import { counting, download, TestBuffers } from '../support/gpu.js';
 import { using, type Case } from './case.js';
 
-type Fused = Pick<BatchNormOptions, 'activation' | 'residual'>;
-const EPILOGUES: [string, Fused][] = [
+export type Fused = Pick<BatchNormOptions, 'activation' | 'residual'>;
+export const EPILOGUES: [string, Fused][] = [
   ['relu', { activation: 'relu' }],
   ['residual', { residual: true }],
   ['relu + residual', { activation: 'relu', residual: true }],
@@ -30,8 +30,8 @@ const PLACEMENTS: [FeaturePlacement, number[]][] = [
 ];
 
 
-/** A BatchNorm with random gamma and beta, and its float64 twin. */
-function twins(device: GPUDevice, placement: FeaturePlacement, shape: number[], fused: Fused, seed: number, extra: Partial<BatchNormOptions> = {}) {
+/** A BatchNorm with random gamma and beta, and its float64 twin (which takes the same options; it ignores tuning and storage). */
+export function twins(device: GPUDevice, placement: FeaturePlacement, shape: number[], fused: Fused, seed: number, extra: Partial<BatchNormOptions> = {}) {
   const numFeatures = featuresOf(placement, shape);
   const options = { numFeatures, ...placementOptions(placement), ...fused, ...extra };
   const bn = new BatchNorm(device, options as BatchNormOptions<true>);

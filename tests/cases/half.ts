@@ -5,23 +5,15 @@
 // output rounding), values exactly representable, ±Infinity and NaN, a running
 // variance past f16's range, the GPU-buffer API, data-parallel statistics and sums,
 // and bad input.
-import { BatchNorm, fromHalf, GPU_TUNING, ReferenceBatchNorm, toHalf, type BatchNormOptions, type FeaturePlacement } from '../../src/index.js';
+import { BatchNorm, fromHalf, GPU_TUNING, toHalf, type BatchNormOptions, type FeaturePlacement } from '../../src/index.js';
 import { check, expectClose, expectEqual, expectError } from '../../support/compare.js';
 import { activations, elements, featuresOf, normal, placementName, placementOptions } from '../../support/data.js';
-import { STATS_TOL } from '../../support/tolerances.js';
+import { HALF_TOL, STATS_TOL } from '../../support/tolerances.js';
 import { download, TestBuffers } from '../support/gpu.js';
 import { using, type Case } from './case.js';
+import { EPILOGUES as FUSED_EPILOGUES, twins as fusedTwins, type Fused } from './fused.js';
 
-/** f16 outputs: y and dx are rounded once to binary16 (relative 2^-11 per value). */
-const HALF_TOL = 2e-3;
-
-type Fused = Pick<BatchNormOptions, 'activation' | 'residual'>;
-const EPILOGUES: [string, Fused][] = [
-  ['plain', {}],
-  ['relu', { activation: 'relu' }],
-  ['residual', { residual: true }],
-  ['relu + residual', { activation: 'relu', residual: true }],
-];
+const HALF_EPILOGUES: [string, Fused][] = [['plain', {}], ...FUSED_EPILOGUES];
 
 /** Odd sizes: odd element counts (the last u32 half padding), tails in the periodic traversal, scalar plane items, one vec4-aligned plane. */
 const PLACEMENTS: [FeaturePlacement, number[]][] = [
@@ -37,18 +29,8 @@ const PLACEMENTS: [FeaturePlacement, number[]][] = [
 
 
 /** A float16 BatchNorm with random gamma and beta, and its float64 twin. */
-function twins(device: GPUDevice, placement: FeaturePlacement, shape: number[], fused: Fused, seed: number, extra: Partial<BatchNormOptions> = {}) {
-  const numFeatures = featuresOf(placement, shape);
-  const options = { numFeatures, ...placementOptions(placement), ...fused };
-  const bn = new BatchNorm(device, { ...options, ...extra, storage: 'float16' } as BatchNormOptions<true>);
-  const ref = new ReferenceBatchNorm(options as ConstructorParameters<typeof ReferenceBatchNorm>[0]);
-  const gamma = normal(numFeatures, seed, 1, 0.5);
-  const beta = normal(numFeatures, seed + 1, 0, 1);
-  bn.setState({ gamma, beta });
-  ref.state.gamma = Float64Array.from(gamma);
-  ref.state.beta = Float64Array.from(beta);
-  return { bn, ref };
-}
+const twins = (device: GPUDevice, placement: FeaturePlacement, shape: number[], fused: Fused, seed: number, extra: Partial<BatchNormOptions> = {}) =>
+  fusedTwins(device, placement, shape, fused, seed, { ...extra, storage: 'float16' });
 
 /** Data as float16 bits and the values they hold. */
 function half(values: Float32Array) {
@@ -64,7 +46,7 @@ const TUNED: [FeaturePlacement, number[], Partial<BatchNormOptions>][] = [
 ];
 
 const parityCases: Case[] = [...PLACEMENTS.map(([p, s]): [FeaturePlacement, number[], Partial<BatchNormOptions>] => [p, s, {}]), ...TUNED].flatMap(([placement, shape, extra]) =>
-  EPILOGUES.filter(([label]) => !extra.tuning || label === 'relu + residual').map(([label, fused]): Case => ({
+  HALF_EPILOGUES.filter(([label]) => !extra.tuning || label === 'relu + residual').map(([label, fused]): Case => ({
     name: `float16 ${label}${extra.tuning ? ' with GPU_TUNING' : ''} matches the float64 reference on the decoded inputs: ${placementName(placement)} [${shape}]`,
     run: async (device) => {
       const { bn, ref } = twins(device, placement, [...shape], fused, 11, extra);
