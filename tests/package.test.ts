@@ -143,6 +143,8 @@ describe('dist at run time', () => {
       const bn = new BatchNorm(device, { numFeatures: 4, layout: 'NC' });
       try { await bn.forwardArray(Array.from({ length: 100000 }, (_, i) => i), [25000, 4]); } catch (e) { out.message = e.message; }
       bn.destroy();
+      // Dawn (npm webgpu 0.6) may crash at exit when a device is destroyed with writes still queued
+      await device.queue.onSubmittedWorkDone();
       device.destroy();
       console.log(JSON.stringify(out));
     `;
