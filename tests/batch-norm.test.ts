@@ -25,7 +25,9 @@ describe.each([
   ['fused epilogues', fusedCases],
   ['float16 storage', halfCases],
 ])('%s', (_, cases) => {
-  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+  it.for(cases.map((c) => [c.name, c] as const))('%s', async ([, c], { skip }) => {
+    const reason = c.skipOn?.(gpu.device);
+    if (reason) skip(reason);
     await withoutGpuErrors(gpu.device, () => c.run(gpu.device));
   });
 });

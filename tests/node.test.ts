@@ -1,6 +1,6 @@
 // requestDevice() in Node through Dawn.
 import { describe, expect, it } from 'vitest';
-import { vulkanDrivers } from '../src/gpu/dawn.js';
+import { deviceDescriptor, vulkanDrivers } from '../src/gpu/dawn.js';
 import { adapterName, requestDevice, swiftShaderCandidates } from '../src/node.js';
 
 describe('requestDevice', () => {
@@ -15,6 +15,14 @@ describe('requestDevice', () => {
     } finally {
       device.destroy();
     }
+  });
+
+  it('asks for shader-f16 where the adapter has it (float16 storage then binds WGSL f16), and only there', () => {
+    const limits = { maxStorageBufferBindingSize: 2 ** 30, maxBufferSize: 2 ** 31 } as GPUSupportedLimits;
+    const adapter = (features: string[]) => ({ features: new Set(features) as unknown as GPUSupportedFeatures, limits });
+    expect(deviceDescriptor(adapter(['shader-f16', 'timestamp-query'])).requiredFeatures).toEqual(['shader-f16']);
+    expect(deviceDescriptor(adapter(['timestamp-query'])).requiredFeatures).toEqual([]);
+    expect(deviceDescriptor(adapter([])).requiredLimits).toEqual(limits);
   });
 
   it("finds SwiftShader beside the machine's Chromium or Chrome", async () => {

@@ -1,7 +1,7 @@
 // What the host reads out of the WGSL sources.
 import { describe, expect, it } from 'vitest';
-import { packStruct, parseBindings, parseConst, parseStruct } from '../src/gpu/wgsl.js';
-import { FEATURE_SECTIONS, halfStages, paramsFields, stages } from '../src/batchnorm/stages.js';
+import { packStruct, parseBindings, parseConst, parseStruct, stageSource } from '../src/gpu/wgsl.js';
+import { FEATURE_SECTIONS, forcePackedHalves, halfPathOf, halfStages, paramsFields, stages, stagesOf } from '../src/batchnorm/stages.js';
 
 describe('parseStruct and packStruct', () => {
   const source = `struct P {\n  a: u32, // count\n  b: f32,\n  c: u32,\n}`;
@@ -33,7 +33,7 @@ describe('parseStruct and packStruct', () => {
 });
 
 describe('stage bindings', () => {
-  it.each([...new Set([...Object.values(stages), ...Object.values(halfStages)])].map((s) => [s.name, s] as const))('%s: params at binding 0, unique bindings, storage kinds', (_name, stage) => {
+  it.each([...new Set([stages, halfStages.packed, halfStages.f16].flatMap((set) => Object.values(set)))].map((s) => [s.name, s] as const))('%s: params at binding 0, unique bindings, storage kinds', (_name, stage) => {
     const bindings = parseBindings(stage.source);
     expect(bindings[0]).toEqual({ binding: 0, name: 'params', kind: 'uniform' });
     expect(new Set(bindings.map((b) => b.binding)).size).toBe(bindings.length);
@@ -45,5 +45,45 @@ describe('stage bindings', () => {
     expect(FEATURE_SECTIONS).toBe(last + 1);
     expect(parseConst('const X = 12u;', 'X')).toBe(12);
     expect(() => parseConst('const X = 12u;', 'Y')).toThrow(/const Y not found/);
+  });
+});
+
+describe('stageSource', () => {
+  it('puts the directives the files start with first, each once', () => {
+    const { source } = stageSource('t', 'enable f16;\n// a\nfn a() {}\n', 'enable  f16;\nrequires packed_4x8_integer_dot_product;\nfn b() {}\n');
+    expect(source.startsWith('enable f16;\nrequires packed_4x8_integer_dot_product;\n')).toBe(true);
+    expect(source.match(/enable/g)).toHaveLength(1);
+    expect(source).toContain('fn a() {}');
+    expect(source).toContain('fn b() {}');
+  });
+  it('refuses a directive after the start of its file', () => {
+    expect(() => stageSource('t', 'fn a() {}\nenable f16;\n')).toThrow(/WGSL directive "enable f16;" must start its file/);
+    expect(() => stageSource('t', '// f16\nenable f16;\n')).toThrow(/must start its file/);
+  });
+  it('the f16 stages enable f16 once, at the top; the others never', () => {
+    const code = (source: string) => source.replace(/\/\/[^\n]*/g, '');
+    for (const stage of Object.values(halfStages.f16)) {
+      if (stage === stages.gradFinalize || stage === stages.merge) continue; // they touch no tensors
+      expect(stage.source.startsWith('enable f16;\n'), stage.name).toBe(true);
+      expect(code(stage.source).match(/\benable\b/g), stage.name).toHaveLength(1);
+    }
+    for (const stage of [...Object.values(stages), ...Object.values(halfStages.packed)]) expect(code(stage.source), stage.name).not.toMatch(/\benable\b/);
+  });
+});
+
+describe('float16 path', () => {
+  const device = (features: string[]) => ({ features: new Set(features) }) as unknown as GPUDevice;
+  it('is f16 on a device with shader-f16, packed on one without, and packed where the tests force it', () => {
+    const f16 = device(['shader-f16']);
+    expect(halfPathOf(f16)).toBe('f16');
+    expect(halfPathOf(device([]))).toBe('packed');
+    expect(stagesOf('float16', f16)).toBe(halfStages.f16);
+    expect(stagesOf('float16', device([]))).toBe(halfStages.packed);
+    expect(stagesOf('float32', f16)).toBe(stages);
+    forcePackedHalves(f16, true);
+    expect(halfPathOf(f16)).toBe('packed');
+    expect(halfPathOf(device(['shader-f16']))).toBe('f16'); // per device
+    forcePackedHalves(f16, false);
+    expect(halfPathOf(f16)).toBe('f16');
   });
 });

@@ -1,8 +1,9 @@
 // The tensors the elementwise and reduce stages read, each as two views: vec4 for
 // the bulk and scalar for the last, partial vec4. Stages that read no dy bind x
 // in its place. Their own bindings start at 5. The element types (Stored4,
-// Stored1) and their conversions come from storage-f32.wgsl or storage-f16.wgsl:
-// these loaders are the one place a stage reads x or dy, in either storage.
+// Stored1) and their conversions come from storage-f32.wgsl, storage-f16.wgsl or
+// storage-f16-native.wgsl: these loaders are the one place a stage reads x or dy,
+// in any storage.
 
 @group(0) @binding(1) var<storage, read> x4: array<Stored4>;
 @group(0) @binding(2) var<storage, read> x1: array<Stored1>;

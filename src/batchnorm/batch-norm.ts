@@ -6,7 +6,7 @@ import { GpuModule } from '../gpu/module.js';
 import { placementName, type CanonicalView, type FeaturePlacement, type Layout } from './layout.js';
 import { defaultTuning, featureStride, type Tuning } from './partition.js';
 import { Plan, type ModuleBuffers, type StatisticsMode } from './plan.js';
-import { FEATURE_SECTIONS, mergeFields, STATISTICS_SECTIONS, SUM_SECTIONS, stages, type TensorStorage } from './stages.js';
+import { FEATURE_SECTIONS, mergeFields, STATISTICS_SECTIONS, SUM_SECTIONS, stagesOf, type Stages, type TensorStorage } from './stages.js';
 import {
   checkRecord,
   GRADIENT_SUM_FIELDS,
@@ -184,6 +184,8 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   readonly residual: boolean;
   /** How the tensors (x, y, dy, dx, residual) are stored. */
   readonly storage: TensorStorage;
+  /** The storage's stages, chosen once: with float16, WGSL f16 where the device has `shader-f16`, else packed. */
+  private readonly stages: Stages;
   private mode = true;
   /** A plan per shape is kept for at most this many shapes (see README: y and dx of older shapes are destroyed). */
   protected override readonly maxPlans = MAX_PLANS;
@@ -212,6 +214,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     this.activation = checkActivation(options.activation === undefined ? 'none' : options.activation);
     this.residual = checkBoolean('residual', options.residual ?? false);
     this.storage = checkStorage(options.storage ?? 'float32');
+    this.stages = stagesOf(this.storage, device);
     this.tuning = { ...defaultTuning(device), ...options.tuning };
     // 256 threads fit every WebGPU device: it is the least maxComputeWorkgroupSizeX and
     // maxComputeInvocationsPerWorkgroup may be, and their reductions' workgroup memory
@@ -320,7 +323,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
 
   private plan(shape: number[], view: CanonicalView): Plan {
     return this.planFor(shape, (label) => new Plan(this.device, this.pipelines, view, label, this.tuning,
-      { eps: this.eps, momentum: this.momentum, unbiasedRunningVar: this.unbiasedRunningVar, relu: this.activation === 'relu', residual: this.residual, storage: this.storage },
+      { eps: this.eps, momentum: this.momentum, unbiasedRunningVar: this.unbiasedRunningVar, relu: this.activation === 'relu', residual: this.residual, storage: this.storage, stages: this.stages },
       this.state));
   }
 
@@ -614,7 +617,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     const { scratch, group } = this.mergeScratch(list.length);
     const own = enc ?? this.encoder('mergeStatisticsBuffers');
     list.forEach((b, i) => own.copyBufferToBuffer(b, 0, scratch, i * floats * 4, floats * 4));
-    const pipeline = this.pipelines.pipeline(stages.merge, 'merge_shards', { WG_SIZE: this.tuning.workgroupSize });
+    const pipeline = this.pipelines.pipeline(this.stages.merge, 'merge_shards', { WG_SIZE: this.tuning.workgroupSize });
     recordPass(this.device, own, `${this.name} merge statistics`, (pass) =>
       dispatch(this.device, pass, pipeline, group, Math.ceil(this.numFeatures / this.tuning.workgroupSize)),
     );
@@ -644,7 +647,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     }
     let group = m.groups!.get(records);
     if (!group) {
-      group = this.pipelines.bindGroup(stages.merge, `${this.name} merge ${records}`, {
+      group = this.pipelines.bindGroup(this.stages.merge, `${this.name} merge ${records}`, {
         params: { buffer: m.uniform }, shards: { buffer: m.scratch, size: bytes }, merged: { buffer: m.output },
       });
       m.groups!.set(records, group);

@@ -8,7 +8,7 @@ import { dispatch } from '../gpu/dispatch.js';
 import type { DevicePipelines } from '../gpu/pipelines.js';
 import type { CanonicalView } from './layout.js';
 import { partition, type Partition, type Tuning } from './partition.js';
-import { FINALIZE_MODE, GRAD_FINALIZE_MODE, paramsFields, stagesOf, type Stages, type TensorStorage } from './stages.js';
+import { FINALIZE_MODE, GRAD_FINALIZE_MODE, paramsFields, type Stages, type TensorStorage } from './stages.js';
 
 export type StatisticsMode = 'batch' | 'batch-and-running' | 'running';
 
@@ -44,6 +44,8 @@ export interface Options {
   residual: boolean;
   /** How x, y, dy, dx and the residual are stored. */
   storage: TensorStorage;
+  /** The storage's stages, on the BatchNorm's float16 path where it has one (stagesOf). */
+  stages: Stages;
 }
 
 /** Bytes of a tensor of `elements` in this storage as the library allocates it: padded to whole 16 bytes. */
@@ -79,7 +81,7 @@ export class Plan {
     this.relu = options.relu;
     this.residual = options.residual;
     this.half = options.storage === 'float16';
-    this.stages = stagesOf(options.storage);
+    this.stages = options.stages;
     this.owned = new OwnedBuffers(device, label);
     this.params = this.owned.uniform('params', paramsFields, {
       ...this.partition.fields,
@@ -122,8 +124,9 @@ export class Plan {
   }
 
   /**
-   * The vec4 and scalar views of a tensor buffer: f32, or float16 as a vec2u per
-   * vec4 and a u32 per two scalars (the last one half padding when n is odd).
+   * The vec4 and scalar views of a tensor buffer: f32, or float16 as 8 bytes per
+   * vec4 (a vec2u or a vec4<f16>) and whole u32s of scalars (the last one half
+   * padding when n is odd), on either float16 path.
    */
   private views(buffer: GPUBuffer, prefix: string): Record<string, GPUBufferBinding> {
     const n = this.view.size;

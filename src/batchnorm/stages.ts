@@ -11,6 +11,8 @@ import gradFinalize from '../../shaders/batchnorm/grad-finalize.wgsl?raw';
 import merge from '../../shaders/batchnorm/merge.wgsl?raw';
 import storageF32 from '../../shaders/batchnorm/storage-f32.wgsl?raw';
 import storageF16 from '../../shaders/batchnorm/storage-f16.wgsl?raw';
+import storageF16Native from '../../shaders/batchnorm/storage-f16-native.wgsl?raw';
+import halfBits from '../../shaders/batchnorm/half-bits.wgsl?raw';
 import maskF32 from '../../shaders/batchnorm/mask-f32.wgsl?raw';
 import maskF16 from '../../shaders/batchnorm/mask-f16.wgsl?raw';
 
@@ -18,22 +20,35 @@ import maskF16 from '../../shaders/batchnorm/mask-f16.wgsl?raw';
 export type TensorStorage = 'float32' | 'float16';
 
 /**
+ * How float16 tensors are bound: as WGSL f16 (`enable f16`, on devices with the
+ * `shader-f16` feature) or packed two to a u32 (every device). The bytes in memory
+ * are the same either way; loads are exact and stores round alike (half-bits.wgsl).
+ */
+export type HalfPath = 'f16' | 'packed';
+
+/** The WGSL files that give a storage's element types and conversions. */
+const STORAGE_FILES: Record<'float32' | HalfPath, string[]> = {
+  float32: [storageF32],
+  packed: [storageF16, halfBits],
+  f16: [storageF16Native, halfBits],
+};
+
+/**
  * Each stage: grid.wgsl and traversal.wgsl (Params, the traversals, the moments);
- * the storage's element types and conversions (storage-f32.wgsl or storage-f16.wgsl)
- * where it touches tensors; tensors.wgsl (x and dy bindings, the loaders) where it
- * reads them; reduce.wgsl (the workgroup tree) where it reduces; then its own file
+ * the storage's element types and conversions (STORAGE_FILES) where it touches
+ * tensors; tensors.wgsl (x and dy bindings, the loaders) where it reads them;
+ * reduce.wgsl (the workgroup tree) where it reduces; then its own file
  * (bn-grad-reduce: and its masked-dy stores for the storage). One module per stage
  * and storage: binding types cannot be overridden.
  */
-function stagesFor(storage: TensorStorage) {
-  const half = storage === 'float16';
-  const types = half ? storageF16 : storageF32;
-  const suffix = half ? ' (float16)' : '';
+function stagesFor(storage: 'float32' | HalfPath) {
+  const types = STORAGE_FILES[storage];
+  const suffix = storage === 'float32' ? '' : ` (float16 ${storage})`;
   return {
-    stats: stageSource(`batchnorm stats${suffix}`, traversal, types, tensors, reduce, stats),
-    finalize: stageSource(`batchnorm finalize${suffix}`, traversal, types, finalize),
-    apply: stageSource(`batchnorm apply${suffix}`, traversal, types, tensors, apply),
-    gradReduce: stageSource(`batchnorm grad reduce${suffix}`, traversal, types, tensors, reduce, gradReduce, half ? maskF16 : maskF32),
+    stats: stageSource(`batchnorm stats${suffix}`, traversal, ...types, tensors, reduce, stats),
+    finalize: stageSource(`batchnorm finalize${suffix}`, traversal, ...types, finalize),
+    apply: stageSource(`batchnorm apply${suffix}`, traversal, ...types, tensors, apply),
+    gradReduce: stageSource(`batchnorm grad reduce${suffix}`, traversal, ...types, tensors, reduce, gradReduce, storage === 'float32' ? maskF32 : maskF16),
     gradFinalize: stageSource('batchnorm grad finalize', traversal, gradFinalize),
     merge: stageSource('batchnorm merge', merge),
   };
@@ -41,8 +56,32 @@ function stagesFor(storage: TensorStorage) {
 
 export type Stages = ReturnType<typeof stagesFor>;
 export const stages: Stages = stagesFor('float32');
-export const halfStages: Stages = { ...stagesFor('float16'), gradFinalize: stages.gradFinalize, merge: stages.merge };
-export const stagesOf = (storage: TensorStorage): Stages => (storage === 'float16' ? halfStages : stages);
+/** The float16 stages of each path; grad-finalize and merge touch no tensors and are shared. */
+export const halfStages: Record<HalfPath, Stages> = {
+  packed: { ...stagesFor('packed'), gradFinalize: stages.gradFinalize, merge: stages.merge },
+  f16: { ...stagesFor('f16'), gradFinalize: stages.gradFinalize, merge: stages.merge },
+};
+
+/** Devices whose float16 BatchNorms take the packed path though they have `shader-f16`: see forcePackedHalves. */
+const packedOnly = new WeakSet<GPUDevice>();
+
+/**
+ * Not exported by the package: lets the tests run both float16 paths on a device
+ * with `shader-f16`. BatchNorms made on `device` while `packed` is true take the
+ * packed path; those made before keep theirs.
+ */
+export function forcePackedHalves(device: GPUDevice, packed: boolean): void {
+  if (packed) packedOnly.add(device);
+  else packedOnly.delete(device);
+}
+
+/** The float16 path a BatchNorm made now on `device` takes: f16 where the device has `shader-f16`. */
+export const halfPathOf = (device: GPUDevice): HalfPath =>
+  device.features.has('shader-f16') && !packedOnly.has(device) ? 'f16' : 'packed';
+
+/** The stages of a BatchNorm made now on `device` with this storage. */
+export const stagesOf = (storage: TensorStorage, device: GPUDevice): Stages =>
+  storage === 'float16' ? halfStages[halfPathOf(device)] : stages;
 
 export const mergeFields = parseStruct(merge, 'MergeParams');
 /** Sections of C floats in split statistics (count, mean, meanLow, M2) and in gradient sums (count, Σdy, Σdy·x̂). */

@@ -102,7 +102,23 @@ async function adapterFrom(dawnModule: DawnModule): Promise<{ gpu: GPU; adapter:
 }
 
 /**
- * A GPUDevice with the adapter's largest buffer limits. Destroy it when done to
+ * What requestDevice asks of the adapter: its largest buffers, and `shader-f16`
+ * where it has it (float16 BatchNorms then bind their tensors as WGSL f16).
+ */
+export function deviceDescriptor(adapter: Pick<GPUAdapter, 'features' | 'limits'>): GPUDeviceDescriptor {
+  return {
+    label: 'webgpu-batchnorm node device',
+    requiredFeatures: adapter.features.has('shader-f16') ? ['shader-f16'] : [],
+    requiredLimits: {
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+      maxBufferSize: adapter.limits.maxBufferSize,
+    },
+  };
+}
+
+/**
+ * A GPUDevice with the adapter's largest buffer limits, and `shader-f16` where the
+ * adapter has it. Destroy it when done to
  * free its memory (a script still exits when it ends with the device alive).
  */
 export async function requestDevice(options: RequestDeviceOptions = {}): Promise<GPUDevice> {
@@ -155,14 +171,7 @@ export async function requestDevice(options: RequestDeviceOptions = {}): Promise
   }
 
   const { gpu, adapter } = found;
-  const limits = adapter.limits;
-  const device = await adapter.requestDevice({
-    label: 'webgpu-batchnorm node device',
-    requiredLimits: {
-      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
-      maxBufferSize: limits.maxBufferSize,
-    },
-  });
+  const device = await adapter.requestDevice(deviceDescriptor(adapter));
   instances.set(device, gpu);
   void device.lost.then(() => instances.delete(device));
   const line = `webgpu-batchnorm: ${adapterName(device)} via ${found.via}`;

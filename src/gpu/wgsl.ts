@@ -9,8 +9,27 @@ export interface StageSource {
   readonly source: string;
 }
 
-/** A module: grid.wgsl (WG_SIZE and the workgroup-index helpers) first, then the given files in order. */
-export const stageSource = (name: string, ...files: string[]): StageSource => ({ name, source: [grid, ...files].join('') });
+const withoutComments = (source: string) => source.replace(/\/\/[^\n]*/g, '');
+
+/** The directives a file starts with (`enable f16;`), and the rest of it. */
+function splitDirectives(file: string): { directives: string[]; body: string } {
+  const head = /^(?:\s*(?:enable|requires)\s[^;]*;)*/.exec(file)![0];
+  const body = file.slice(head.length);
+  const late = /\b(?:enable|requires)\s[^;]*;/.exec(withoutComments(body));
+  if (late) throw new Error(`WGSL directive "${late[0]}" must start its file, before any comment or declaration`);
+  return { directives: head.split(';').map((d) => d.trim().replace(/\s+/g, ' ')).filter(Boolean).map((d) => `${d};`), body };
+}
+
+/**
+ * A module: grid.wgsl (WG_SIZE and the workgroup-index helpers) first, then the
+ * given files in order. WGSL takes directives only before every declaration, so
+ * those the files start with come first, each once.
+ */
+export function stageSource(name: string, ...files: string[]): StageSource {
+  const parts = [grid, ...files].map(splitDirectives);
+  const directives = [...new Set(parts.flatMap((p) => p.directives))];
+  return { name, source: [...directives.map((d) => `${d}\n`), ...parts.map((p) => p.body)].join('') };
+}
 
 export type BindingKind = 'uniform' | 'read-only-storage' | 'storage';
 
@@ -19,8 +38,6 @@ export interface Binding {
   name: string;
   kind: BindingKind;
 }
-
-const withoutComments = (source: string) => source.replace(/\/\/[^\n]*/g, '');
 
 /** The @group(0) resources a module declares, in binding order. */
 export function parseBindings(source: string): Binding[] {

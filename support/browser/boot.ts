@@ -1,6 +1,7 @@
-// The harness page: gets a WebGPU device with the adapter's largest buffer limits,
-// watches it for loss and uncaptured errors, loads the page module named in the
-// URL, and runs its functions when the driver asks (see protocol.ts).
+// The harness page: gets a WebGPU device with the adapter's largest buffer limits
+// (and shader-f16 where it has it), watches it for loss and uncaptured errors,
+// loads the page module named in the URL, and runs its functions when the driver
+// asks (see protocol.ts).
 import { adapterName } from 'webgpu-batchnorm';
 import { LOG_BINDING, MODULE_PARAM, type BootInfo, type HarnessApi, type PageContext, type PageFunction } from './protocol.js';
 
@@ -22,6 +23,8 @@ async function requestDevice(): Promise<GPUDevice> {
   if (!adapter) throw new Error('navigator.gpu.requestAdapter() found no adapter');
   const device = await adapter.requestDevice({
     label: 'harness page device',
+    // float16 cases run on both paths where the adapter has f16 (see tests/cases/half.ts)
+    requiredFeatures: adapter.features.has('shader-f16') ? ['shader-f16'] : [],
     requiredLimits: {
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
       maxBufferSize: adapter.limits.maxBufferSize,

@@ -1,5 +1,5 @@
 // Page module of the Chrome suite: runs one shared case (tests/cases) by group and
-// index, inside GPU error scopes, on the harness page's device.
+// index, inside GPU error scopes, on the harness page's device (or says why not).
 import { caseGroups } from '../cases/index.js';
 import { tfjsCases } from '../cases/tfjs.js';
 import type { Case } from '../cases/case.js';
@@ -9,8 +9,11 @@ import type { PageContext } from '../../support/browser/protocol.js';
 /** Every group the Chrome suite runs: the shared cases and, in the page only, peer parity with TF.js. */
 export const chromeGroups: Record<string, Case[]> = { ...caseGroups, 'TF.js peer parity': tfjsCases };
 
-export async function runCase({ device }: PageContext, group: string, index: number): Promise<void> {
+/** Runs a case; resolves with the reason it was skipped on this device, if it was. */
+export async function runCase({ device }: PageContext, group: string, index: number): Promise<string | undefined> {
   const c = chromeGroups[group]?.[index];
   if (!c) throw new Error(`no case ${index} in group ${group}`);
-  await withoutGpuErrors(device, () => c.run(device));
+  const reason = c.skipOn?.(device);
+  if (!reason) await withoutGpuErrors(device, () => c.run(device));
+  return reason;
 }

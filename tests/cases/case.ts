@@ -1,6 +1,8 @@
 /** A test that runs the same way in Node (Dawn) and in a browser page (Chrome's WebGPU). */
 export interface Case {
   name: string;
+  /** Why the case cannot run on this device (a feature it lacks), reported as a skip; undefined where it can. */
+  skipOn?(device: GPUDevice): string | undefined;
   run(device: GPUDevice): Promise<void>;
 }
 

@@ -1,15 +1,16 @@
-// Float16 storage: x, y, dy, dx and the residual as IEEE
-// binary16, packed two to a u32; γ, β, the running statistics and every sum f32.
-// Every layout and an axis x {plain, relu, residual, relu + residual} at odd sizes
-// against the float64 reference run on the decoded inputs (y and dx within f16
-// output rounding), values exactly representable, ±Infinity and NaN, a running
-// variance past f16's range, the GPU-buffer API, data-parallel statistics and sums,
-// and bad input.
+// Float16 storage: x, y, dy, dx and the residual as IEEE binary16; γ, β, the
+// running statistics and every sum f32. Every layout and an axis x {plain, relu,
+// residual, relu + residual} at odd sizes against the float64 reference run on the
+// decoded inputs (y and dx within f16 output rounding), values exactly
+// representable, correct rounding, ±Infinity and NaN, a running variance past
+// f16's range, the GPU-buffer API, data-parallel statistics and sums, each on both
+// paths (packed u32s, and WGSL f16 where the device has shader-f16), and bad input.
 import { BatchNorm, fromHalf, GPU_TUNING, toHalf, type BatchNormOptions, type FeaturePlacement } from '../../src/index.js';
 import { check, expectClose, expectEqual, expectError } from '../../support/compare.js';
 import { activations, elements, featuresOf, normal, placementName, placementOptions } from '../../support/data.js';
 import { HALF_TOL, STATS_TOL } from '../../support/tolerances.js';
 import { download, TestBuffers } from '../support/gpu.js';
+import { forcePackedHalves, halfPathOf, type HalfPath } from '../../src/batchnorm/stages.js';
 import { using, type Case } from './case.js';
 import { EPILOGUES as FUSED_EPILOGUES, twins as fusedTwins, type Fused } from './fused.js';
 
@@ -264,4 +265,28 @@ const badInputCases: Case[] = [
   },
 ];
 
-export const halfCases: Case[] = [...parityCases, exactCase, roundingCase, nonFiniteCase, largeVarianceCase, float16ArrayCase, dataParallelCase, ...badInputCases];
+const HALF_PATHS: HalfPath[] = ['packed', 'f16'];
+
+/**
+ * A case on each float16 path, named by it: packed on every device (forced where
+ * the device has shader-f16), f16 where it has shader-f16 and skipped elsewhere.
+ */
+const onEachPath = (c: Case): Case[] =>
+  HALF_PATHS.map((path) => ({
+    name: `${c.name} (${path})`,
+    skipOn: (device) => (path === 'f16' && !device.features.has('shader-f16') ? 'the device has no shader-f16, so float16 takes the packed path only' : undefined),
+    run: async (device) => {
+      forcePackedHalves(device, path === 'packed');
+      try {
+        check(halfPathOf(device) === path, `BatchNorms should take the ${path} path, not ${halfPathOf(device)}`);
+        await c.run(device);
+      } finally {
+        forcePackedHalves(device, false);
+      }
+    },
+  }));
+
+export const halfCases: Case[] = [
+  ...[...parityCases, exactCase, roundingCase, nonFiniteCase, largeVarianceCase, float16ArrayCase, dataParallelCase].flatMap(onEachPath),
+  ...badInputCases,
+];
