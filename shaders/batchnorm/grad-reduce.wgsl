@@ -60,18 +60,18 @@ fn combine(a: GradSums, b: GradSums) -> GradSums {
 }
 
 // Loops add two values per call into one of two GradSums (independent adds); the
-// products by Fast2Sum in long loops (CPU adapters), by two-sum in short ones.
-fn addTwo(a: GradSums, dy0: vec4f, xc0: vec4f, dy1: vec4f, xc1: vec4f, exact: bool) -> GradSums {
+// products compensated as traversal.wgsl's accumulate says (per tuning).
+fn addTwo(a: GradSums, dy0: vec4f, xc0: vec4f, dy1: vec4f, xc1: vec4f) -> GradSums {
   let p0 = dy0 * xc0;
   let p1 = dy1 * xc1;
-  let s = accumulateTwoBy(a.dyXc, p0, p1, exact);
+  let s = accumulateTwo(a.dyXc, p0, p1);
   let rounding = fma(dy0, xc0, -p0) + fma(dy1, xc1, -p1);
   return GradSums(a.dy + (dy0 + dy1), Compensated(s.hi, s.lo + rounding));
 }
 
-fn addOne(a: GradSums, dy: vec4f, xc: vec4f, exact: bool) -> GradSums {
+fn addOne(a: GradSums, dy: vec4f, xc: vec4f) -> GradSums {
   let p = dy * xc;
-  let s = accumulateBy(a.dyXc, p, exact);
+  let s = accumulate(a.dyXc, p);
   return GradSums(a.dy + dy, Compensated(s.hi, s.lo + fma(dy, xc, -p)));
 }
 
@@ -108,20 +108,19 @@ fn grad_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
     let step = params.lanes;
     let end = t.endBlock * params.lanes + t.lane;
     var b = acc;
-    let exact = params.exactSums != 0u;
     var i = t.firstBlock * params.lanes + t.lane;
     for (; i + 3u * step < end; i += 4u * step) {
-      acc = addTwo(acc, maskVec(i, loadDy4(i)), loadX4(i) - mean, maskVec(i + step, loadDy4(i + step)), loadX4(i + step) - mean, exact);
+      acc = addTwo(acc, maskVec(i, loadDy4(i)), loadX4(i) - mean, maskVec(i + step, loadDy4(i + step)), loadX4(i + step) - mean);
       b = addTwo(b, maskVec(i + 2u * step, loadDy4(i + 2u * step)), loadX4(i + 2u * step) - mean,
-                 maskVec(i + 3u * step, loadDy4(i + 3u * step)), loadX4(i + 3u * step) - mean, exact);
+                 maskVec(i + 3u * step, loadDy4(i + 3u * step)), loadX4(i + 3u * step) - mean);
     }
     for (; i < end; i += step) {
-      acc = addOne(acc, maskVec(i, loadDy4(i)), loadX4(i) - mean, exact);
+      acc = addOne(acc, maskVec(i, loadDy4(i)), loadX4(i) - mean);
     }
     acc = combine(acc, b);
     if (t.ownsTail) {
       let valid = tailMask(t.lane);   // zeros past the data: they add nothing
-      acc = addOne(acc, maskTail(t.lane, valid, tailDy(t.lane, valid)), tailX(t.lane, valid) - mean, true);
+      acc = addOne(acc, maskTail(t.lane, valid, tailDy(t.lane, valid)), tailX(t.lane, valid) - mean);
     }
   }
   acc = reduceRowLanes(lid, params.lanesPerGroup, params.rowLanes, acc);
@@ -164,12 +163,12 @@ fn grad_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
         let v1 = loadItem(i + 1u);
         let v2 = loadItem(i + 2u);
         let v3 = loadItem(i + 3u);
-        acc = addTwo(acc, v0.dy, v0.x - mean, v1.dy, v1.x - mean, false);
-        b = addTwo(b, v2.dy, v2.x - mean, v3.dy, v3.x - mean, false);
+        acc = addTwo(acc, v0.dy, v0.x - mean, v1.dy, v1.x - mean);
+        b = addTwo(b, v2.dy, v2.x - mean, v3.dy, v3.x - mean);
       }
       for (; i < end; i++) {
         let v = loadItem(i);
-        acc = addOne(acc, v.dy, v.x - mean, false);
+        acc = addOne(acc, v.dy, v.x - mean);
       }
       c = nextRow(c, run);
     }
@@ -177,7 +176,7 @@ fn grad_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     // every planeStep-th item (GPUs: neighbouring threads read neighbouring items)
     for (; c.item < c.end; c = planeAdvance(c)) {
       let v = loadItem(c.index);
-      acc = addOne(acc, v.dy, v.x - mean, true);
+      acc = addOne(acc, v.dy, v.x - mean);
     }
   }
   acc = reduceRowLanes(lid, 1u, WG_SIZE, combine(acc, b));

@@ -55,34 +55,11 @@ fn addSums(a: ShiftedSums, b: ShiftedSums) -> ShiftedSums {
   return ShiftedSums(a.s1 + b.s1, a.s2 + b.s2);
 }
 
-// A thread with a long loop (CPU adapters) sums runs of RUN items on their own,
-// RUN runs into a group, and adds the groups up: three levels, so rounding stays
-// near a pairwise sum's (one level: 10x it).
-const RUN = 16u;
-
-// Sums of one group of runs (`runs` of them so far), and of the groups before it.
-struct ThreadSums {
-  group: ShiftedSums,
-  total: ShiftedSums,
-  runs: u32,
-}
-
-fn addRun(t: ThreadSums, run: ShiftedSums) -> ThreadSums {
-  var next = ThreadSums(addSums(t.group, run), t.total, t.runs + 1u);
-  if (next.runs == RUN) {
-    next = ThreadSums(ShiftedSums(vec4f(0.0), vec4f(0.0)), addSums(t.total, next.group), 0u);
-  }
-  return next;
-}
-
-fn threadTotal(t: ThreadSums) -> ShiftedSums {
-  return addSums(t.total, t.group);
-}
-
 // The plain sum of x is the reported mean near zero (bn-finalize), where a float32
-// sum, even a pairwise one, misses the 1e-6 asked of it: each thread
-// keeps it compensated, value by value (three adds per vec4 more), and the tree
-// keeps the low part, so a workgroup's partial is its sum rounded once.
+// sum, even a pairwise one, misses the 1e-6 asked of it: each thread keeps it
+// compensated, value by value, and the tree keeps the low part, so a workgroup's
+// partial is its sum rounded once. (The shifted sums need no such care: they give
+// the variance and mean - K, which a thread's plain float32 sums give well enough.)
 fn partial(n: vec4f, s: ShiftedSums, plain: Compensated) -> StatsPartial {
   let some = n > vec4f(0.0);
   return StatsPartial(momentsFromShiftedSums(n, s.s1, s.s2, plain.hi), select(vec4f(0.0), plain.lo, some));
@@ -125,33 +102,28 @@ fn stats_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
     let f = laneFeatures(t.lane);
     let pivot = vec4f(loadX1(f.x * params.inner), loadX1(f.y * params.inner), loadX1(f.z * params.inner), loadX1(f.w * params.inner));
     let step = params.lanes;   // from one block to the next
-    var sums = ThreadSums(zero, zero, 0u);
+    let end = t.endBlock * params.lanes + t.lane;
+    var a = zero;
+    var b = zero;
     var pa = none;
     var pb = none;
-    let exact = params.exactSums != 0u;
-    for (var run = t.firstBlock; run < t.endBlock; run += RUN) {
-      let end = min(run + RUN, t.endBlock) * params.lanes + t.lane;
-      var a = zero;
-      var b = zero;
-      var i = run * params.lanes + t.lane;
-      for (; i + 3u * step < end; i += 4u * step) {
-        let v0 = loadX4(i);
-        let v1 = loadX4(i + step);
-        let v2 = loadX4(i + 2u * step);
-        let v3 = loadX4(i + 3u * step);
-        a = addTwo(a, v0, v1, pivot);
-        pa = accumulateTwoBy(pa, v0, v1, exact);
-        b = addTwo(b, v2, v3, pivot);
-        pb = accumulateTwoBy(pb, v2, v3, exact);
-      }
-      for (; i < end; i += step) {
-        let x = loadX4(i);
-        a = addOne(a, x, pivot);
-        pa = accumulateBy(pa, x, exact);
-      }
-      sums = addRun(sums, addSums(a, b));
+    var i = t.firstBlock * params.lanes + t.lane;
+    for (; i + 3u * step < end; i += 4u * step) {
+      let v0 = loadX4(i);
+      let v1 = loadX4(i + step);
+      let v2 = loadX4(i + 2u * step);
+      let v3 = loadX4(i + 3u * step);
+      a = addTwo(a, v0, v1, pivot);
+      pa = accumulateTwo(pa, v0, v1);
+      b = addTwo(b, v2, v3, pivot);
+      pb = accumulateTwo(pb, v2, v3);
     }
-    p = partial(vec4f(f32(t.endBlock - t.firstBlock)), threadTotal(sums), addCompensated(pa, pb));
+    for (; i < end; i += step) {
+      let x = loadX4(i);
+      a = addOne(a, x, pivot);
+      pa = accumulate(pa, x);
+    }
+    p = partial(vec4f(f32(t.endBlock - t.firstBlock)), addSums(a, b), addCompensated(pa, pb));
     if (t.ownsTail) {
       let valid = tailMask(t.lane);
       let x = tailX(t.lane, valid);   // zeros past the data
@@ -187,17 +159,15 @@ fn stats_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   var c = planeStart(f, wg % params.planeChunks, lid);
   let k = f32(stepsBelow(c.item, c.end, params.planeStep));
   let zero = ShiftedSums(vec4f(0.0), vec4f(0.0));
-  var sums = ThreadSums(zero, zero, 0u);
   var a = zero;
   var b = zero;
   var pa = Compensated(vec4f(0.0), vec4f(0.0));
   var pb = pa;
   let pivot4 = vec4f(pivot);
   if (params.planeStep == 1u) {
-    // a contiguous run (CPU adapters), row by row, four items per round, in runs of RUN items
-    var counted = 0u;
+    // a contiguous run (CPU adapters), row by row, four items per round
     while (c.item < c.end) {
-      let run = min(rowRun(c), RUN - counted);
+      let run = rowRun(c);
       let end = c.index + run;
       var i = c.index;
       for (; i + 3u < end; i += 4u) {
@@ -215,26 +185,18 @@ fn stats_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
         a = addOne(a, x, pivot4);
         pa = accumulate(pa, x);
       }
-      counted += run;
-      if (counted == RUN) {
-        sums = addRun(sums, addSums(a, b));
-        a = zero;
-        b = zero;
-        counted = 0u;
-      }
-      c = advanceInRow(c, run);
+      c = nextRow(c, run);
     }
   } else {
     // every planeStep-th item (GPUs: neighbouring threads read neighbouring items)
     for (; c.item < c.end; c = planeAdvance(c)) {
       let x = loadItem(c.index, pivot);
       a = addOne(a, x, pivot4);
-      pa = accumulateExact(pa, x);
+      pa = accumulate(pa, x);
     }
   }
   let n = select(vec4f(k, 0.0, 0.0, 0.0), vec4f(k), ALIGNED);
-  let own = partial(n, addSums(threadTotal(sums), addSums(a, b)), addCompensated(pa, pb));
-  let p = reduceRowLanes(lid, 1u, WG_SIZE, own);
+  let p = reduceRowLanes(lid, 1u, WG_SIZE, partial(n, addSums(a, b), addCompensated(pa, pb)));
   if (lid == 0u) {
     storeMoments((wg % params.planeChunks) * params.slotsPerChunk + f, mergePartialColumns(p), 1u);
   }

@@ -48,7 +48,6 @@ struct Params {
   planeStepGroups: u32,     // planeStep items further: inner position + planeStep % groups,
   planeStepIndex: u32,      //   buffer index + (planeStep / groups) * features * groups + planeStep % groups,
   planeWrapIndex: u32,      //   and past the end of a run, index + (features - 1) * groups
-  exactSums: u32,           // 1: compensated sums use two-sum (a thread's loops are short: GPUs), 0: Fast2Sum (long: CPUs)
 
   // partial results of the reduce stages, one slot per (chunk, position): feature f
   // owns slots chunk * slotsPerChunk + j * period + f * slotInner + i, j < slotRepeat, i < slotInner
@@ -249,38 +248,27 @@ fn addCompensated(a: Compensated, b: Compensated) -> Compensated {
   return Compensated(hi, (a.lo + b.lo) + twoSumError(a.hi, b.hi, hi));
 }
 
-// Value by value into a running sum: Fast2Sum's error (a.hi - t) + x, exact while
-// |a.hi| >= |x|, which a running sum past its first values nearly always is (and
-// otherwise off by no more than the plain sum's own rounding). Three adds per value.
+// How a thread adds values into a compensated sum, set per tuning. Fast2Sum's
+// error (a.hi - t) + x, three adds, is exact while |a.hi| >= |x|, which a running
+// sum past its first values nearly always is (and otherwise off by no more than a
+// plain sum's own rounding): long contiguous loops (CPU tunings). Short or
+// interleaved loops (GPU tunings), where a value is as large as the sum so far
+// about as often as not, take two-sum: six adds, exact for any magnitudes.
+override EXACT_SUMS: bool = true;
+
 fn accumulate(a: Compensated, x: vec4f) -> Compensated {
   let t = a.hi + x;
+  if (EXACT_SUMS) {
+    return Compensated(t, a.lo + twoSumError(a.hi, x, t));
+  }
   return Compensated(t, a.lo + ((a.hi - t) + x));
 }
 
-// Exact for any magnitudes (two-sum, six adds): for loops of a few values, where
-// a value is as large as the sum so far about as often as not (GPU tunings).
-fn accumulateExact(a: Compensated, x: vec4f) -> Compensated {
-  let t = a.hi + x;
-  return Compensated(t, a.lo + twoSumError(a.hi, x, t));
-}
-
 fn accumulateTwo(a: Compensated, x0: vec4f, x1: vec4f) -> Compensated {
+  if (EXACT_SUMS) {
+    return accumulate(accumulate(a, x0), x1);
+  }
   let t0 = a.hi + x0;
   let t1 = t0 + x1;
   return Compensated(t1, a.lo + (((a.hi - t0) + x0) + ((t0 - t1) + x1)));
-}
-
-// Either of the above, by params.exactSums (uniform: every thread takes the same branch).
-fn accumulateBy(a: Compensated, x: vec4f, exact: bool) -> Compensated {
-  if (exact) {
-    return accumulateExact(a, x);
-  }
-  return accumulate(a, x);
-}
-
-fn accumulateTwoBy(a: Compensated, x0: vec4f, x1: vec4f, exact: bool) -> Compensated {
-  if (exact) {
-    return accumulateExact(accumulateExact(a, x0), x1);
-  }
-  return accumulateTwo(a, x0, x1);
 }

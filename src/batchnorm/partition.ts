@@ -146,9 +146,6 @@ function planeSteps(tuning: Tuning, itemsPerChunk: number, groups: number, featu
     planeStepGroups: step % groups,
     planeStepIndex: Math.floor(step / groups) * features * groups + (step % groups),
     planeWrapIndex: (features - 1) * groups,
-    // Fast2Sum (three adds) is exact while the running sum is the larger, which holds
-    // in long contiguous loops; short or interleaved ones take two-sum (six adds).
-    exactSums: tuning.contiguousItems ? 0 : 1,
   };
 }
 

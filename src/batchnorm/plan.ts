@@ -194,7 +194,9 @@ export class Plan {
     const p = this.partition;
     const periodic = p.reduce === 'periodic';
     const source = stage === 'stats' ? this.stages.stats : this.stages.gradReduce;
-    const constants: Record<string, boolean> = stage === 'stats' ? { ALIGNED: p.aligned } : { ALIGNED: p.aligned, RELU: this.relu };
+    // EXACT_SUMS: two-sum where a thread's loop is short or interleaved (traversal.wgsl)
+    const sums = { ALIGNED: p.aligned, EXACT_SUMS: !this.tuning.contiguousItems };
+    const constants: Record<string, boolean> = stage === 'stats' ? sums : { ...sums, RELU: this.relu };
     dispatch(this.device, pass, this.pipelines.pipeline(source, `${stage}_${periodic ? 'periodic' : 'planes'}`, this.constants(constants)),
       group, periodic ? p.periodicWorkgroups : p.planeWorkgroups);
   }
