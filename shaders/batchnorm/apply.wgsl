@@ -73,8 +73,20 @@ fn apply_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   let t = periodicThread(wg, lid);
   if (!t.inRange) { return; }
   let k = coefficients(laneFeatures(t.lane));
-  for (var b = t.firstBlock; b < t.endBlock; b++) {
-    let i = b * params.lanes + t.lane;
+  let step = params.lanes;
+  let end = t.endBlock * step + t.lane;
+  var i = t.firstBlock * step + t.lane;
+  for (; i + 3u * step < end; i += 4u * step) {
+    let x0 = loadX4(i);
+    let x1 = loadX4(i + step);
+    let x2 = loadX4(i + 2u * step);
+    let x3 = loadX4(i + 3u * step);
+    out4[i] = pack4(transform(k, x0, loadDy(i)));
+    out4[i + step] = pack4(transform(k, x1, loadDy(i + step)));
+    out4[i + 2u * step] = pack4(transform(k, x2, loadDy(i + 2u * step)));
+    out4[i + 3u * step] = pack4(transform(k, x3, loadDy(i + 3u * step)));
+  }
+  for (; i < end; i += step) {
     out4[i] = pack4(transform(k, loadX4(i), loadDy(i)));
   }
   if (t.ownsTail) {
@@ -96,11 +108,22 @@ fn apply_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   if (params.planeStep == 1u) {
     // a contiguous run (CPU adapters), row by row
     while (c.item < c.end) {
-      let run = rowRun(c);
-      for (var i = c.index; i < c.index + run; i++) {
+      let end = c.index + rowRun(c);
+      var i = c.index;
+      for (; i + 3u < end; i += 4u) {
+        let x0 = loadX4(i);
+        let x1 = loadX4(i + 1u);
+        let x2 = loadX4(i + 2u);
+        let x3 = loadX4(i + 3u);
+        out4[i] = pack4(transform(k, x0, loadDy(i)));
+        out4[i + 1u] = pack4(transform(k, x1, loadDy(i + 1u)));
+        out4[i + 2u] = pack4(transform(k, x2, loadDy(i + 2u)));
+        out4[i + 3u] = pack4(transform(k, x3, loadDy(i + 3u)));
+      }
+      for (; i < end; i++) {
         out4[i] = pack4(transform(k, loadX4(i), loadDy(i)));
       }
-      c = nextRow(c, run);
+      c = nextRow(c, end - c.index);
     }
   } else {
     // every planeStep-th item (GPUs: neighbouring threads read neighbouring items)
