@@ -276,61 +276,59 @@ function fusedEntries(tuning: Partial<Tuning>): BenchEntry[] {
   );
 }
 
-/** The shape the float16-storage rows run on, next to its float32 rows. */
-const HALF_SHAPE: [Layout, number[]] = ['NCHW', [32, 64, 32, 32]];
+/** The shapes the float16-storage rows run on, one per traversal, next to their float32 rows. */
+const HALF_SHAPES: [Layout, number[]][] = [
+  ['NCHW', [32, 64, 32, 32]],
+  ['NHWC', [32, 32, 32, 64]],
+];
 
-type HalfOp = 'float16 training step' | 'float16 eval forward';
+/** Fewest bytes per element with float16 storage: each f32 op's traffic at 2 bytes per element. */
+const halfBytes = (op: BatchNormOp) => BYTES_PER_ELEMENT[op] / 2;
 
-/**
- * Fewest bytes per element with float16 storage, 2 bytes per element: the f32 ops'
- * traffic at half the size. Training step 16 (forward: x twice, y; backward: x and
- * dy twice, dx), eval forward 4 (x, y).
- */
-const HALF_BYTES: Record<HalfOp, number> = {
-  'float16 training step': 8 * 2,
-  'float16 eval forward': 2 * 2,
-};
-
-async function setupHalf(device: GPUDevice, op: HalfOp, d: ShapeData, tuning: Partial<Tuning>): Promise<OursRun> {
+/** One of the four ops with x, y, dy and dx in float16 (γ, β and the statistics stay f32). */
+async function setupHalf(device: GPUDevice, op: BatchNormOp, d: ShapeData, tuning: Partial<Tuning>): Promise<OursRun> {
   const { layout, shape } = d;
   const row = rowSetup(device, d, { tuning, storage: 'float16' });
   const { bn, n } = row;
-  const training = op === 'float16 training step';
+  const training = op !== 'eval forward';
+  const forwards = op !== 'backward';
+  const backwards = op === 'backward' || op === 'training step';
   bn.training = training;
   const halves = d.x.map((x) => toHalf(x));
   const dyHalves = d.dy.map((dy) => toHalf(dy));
   // as u32 words, two halves each (n is even)
   const xs = row.uploadAll('float16 x', halves.map((h) => new Uint32Array(h.buffer)));
-  const dys = row.uploadAll('float16 dy', dyHalves.map((h) => new Uint32Array(h.buffer)));
-  let y: GPUBuffer | undefined;
+  const dys = backwards ? row.uploadAll('float16 dy', dyHalves.map((h) => new Uint32Array(h.buffer))) : [];
+  let y = forwards ? undefined : bn.forward(xs[0], shape); // the forward every timed backward differentiates
   let dx: GPUBuffer | undefined;
   return {
     encode(encoder, i) {
-      y = bn.forward(at(xs, i), shape, encoder);
-      if (training) dx = bn.backward(at(dys, i), encoder).dx;
+      if (forwards) y = bn.forward(at(xs, i), shape, encoder);
+      if (backwards) dx = bn.backward(at(dys, i), encoder).dx;
     },
     async verify() {
       const state = referenceState(d);
       const x = fromHalf(halves[0]);
       const forward = reference.forward(x, shape, state, { layout, eps: EPS, training });
-      const parts = [{ buffer: y!, floats: n / 2 }, ...(training ? [{ buffer: dx!, floats: n / 2 }] : [])];
+      const parts = [{ buffer: y!, floats: n / 2 }, ...(dx ? [{ buffer: dx, floats: n / 2 }] : [])];
       const [got, gotDx] = (await readFloats(device, parts)).map((w) => fromHalf(new Uint16Array(w.buffer, w.byteOffset, n)));
-      expectClose(`${op} y`, got, forward.y, HALF_TOL);
-      if (training) expectClose(`${op} dx`, gotDx, reference.backward(x, fromHalf(dyHalves[0]), shape, layout, state.gamma, forward).dx, HALF_TOL);
+      expectClose(`float16 ${op} y`, got, forward.y, HALF_TOL);
+      if (dx) expectClose(`float16 ${op} dx`, gotDx, reference.backward(x, fromHalf(dyHalves[0]), shape, layout, state.gamma, forward).dx, HALF_TOL);
     },
     destroy: row.destroy,
   };
 }
 
 function halfEntries(tuning: Partial<Tuning>): BenchEntry[] {
-  const [layout, shape] = HALF_SHAPE;
-  return (Object.keys(HALF_BYTES) as HalfOp[]).map((op): BenchEntry => ({
-    group: `${layout} [${shape.join(', ')}]`,
-    op,
-    elements: elements(shape),
-    minBytes: HALF_BYTES[op] * elements(shape),
-    setup: (device) => setupHalf(device, op, shapeData(layout, shape), tuning),
-  }));
+  return HALF_SHAPES.flatMap(([layout, shape]) =>
+    OPS.map((op): BenchEntry => ({
+      group: `${layout} [${shape.join(', ')}]`,
+      op: `float16 ${op}`,
+      elements: elements(shape),
+      minBytes: halfBytes(op) * elements(shape),
+      setup: (device) => setupHalf(device, op, shapeData(layout, shape), tuning),
+    })),
+  );
 }
 
 export function batchNormEntries(tuning: Partial<Tuning>): BenchEntry[] {
