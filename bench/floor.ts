@@ -1,6 +1,6 @@
 // The floor: a plain WGSL kernel that reads x and writes y as vec4 in a
-// grid-stride loop, timed like the ops (throughput, rotated inputs) on tensors of
-// the same size. Its best bandwidth over a few launch shapes, against an op's
+// grid-stride loop (one load per round, or four), timed like the ops (throughput,
+// rotated inputs) on tensors of the same size. Its best bandwidth over a few launch shapes, against an op's
 // minimum bytes, is the fastest that op could be on this adapter.
 import { batchSize, Iterations, latency, throughput, warmUp, type Encode } from './timing.js';
 import type { FloorMeasure } from './types.js';
@@ -18,7 +18,34 @@ fn copy(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) group
     y[i] = x[i];
   }
 }
+
+// The same copy with four loads in flight before the stores (CPU adapters gain).
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn copy4(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let stride = groups.x * WORKGROUP_SIZE;
+  let n = arrayLength(&y);
+  var i = id.x;
+  for (; i + 3u * stride < n; i += 4u * stride) {
+    let a = x[i];
+    let b = x[i + stride];
+    let c = x[i + 2u * stride];
+    let d = x[i + 3u * stride];
+    y[i] = a;
+    y[i + stride] = b;
+    y[i + 2u * stride] = c;
+    y[i + 3u * stride] = d;
+  }
+  for (; i < n; i += stride) {
+    y[i] = x[i];
+  }
+}
 `;
+
+/** The copy kernels tried at every launch shape: one load per round, and four. */
+const ENTRY_POINTS: [string, string][] = [
+  ['copy', ''],
+  ['copy4', ', 4 loads per round'],
+];
 
 /** [threads per workgroup, workgroups]: few long workgroups suit CPU adapters (SwiftShader), many suit GPUs. */
 const LAUNCHES: [number, number][] = [
@@ -69,12 +96,12 @@ export async function measureFloor(device: GPUDevice, n: number): Promise<FloorM
     );
 
     let best: FloorMeasure | undefined;
-    for (const [size, workgroups] of LAUNCHES) {
+    for (const [size, workgroups] of LAUNCHES) for (const [entryPoint, note] of ENTRY_POINTS) {
       if (size > device.limits.maxComputeInvocationsPerWorkgroup) continue;
       const pipeline = device.createComputePipeline({
-        label: `bench floor copy ${size}`,
+        label: `bench floor ${entryPoint} ${size}`,
         layout: pipelineLayout,
-        compute: { module, entryPoint: 'copy', constants: { WORKGROUP_SIZE: size } },
+        compute: { module, entryPoint, constants: { WORKGROUP_SIZE: size } },
       });
       const encode: Encode = (encoder, i) => {
         const pass = encoder.beginComputePass({ label: 'bench floor copy' });
@@ -88,7 +115,7 @@ export async function measureFloor(device: GPUDevice, n: number): Promise<FloorM
       const one = await latency(device, encode, iterations, { ms: 0, min: 3, max: 3 });
       const per = await throughput(device, encode, iterations, batchSize(one.median), { ms: 300, min: 3, max: 20 });
       const gbps = (2 * bytes) / (per.median * 1e6);
-      if (!best || gbps > best.gbps) best = { elements: n, gbps, config: `${workgroups} × ${size} threads` };
+      if (!best || gbps > best.gbps) best = { elements: n, gbps, config: `${workgroups} × ${size} threads${note}` };
     }
     return best!;
   } finally {
