@@ -6,7 +6,7 @@
 // Keeping the mean as K + (mean - K) keeps y exact for data far from zero, where
 // an f32 mean alone would be off by half an ulp of the offset.
 
-@group(0) @binding(1) var<storage, read> x1: array<Stored1>;   // x: the pivots (storage-f32/f16.wgsl)
+@group(0) @binding(1) var<storage, read> x1: array<Stored1>;   // x: the pivots (in the storage: storage-*.wgsl)
 @group(0) @binding(2) var<storage, read> partials: array<f32>;
 @group(0) @binding(3) var<storage, read_write> feature: array<f32>;
 @group(0) @binding(4) var<storage, read> gamma: array<f32>;
