@@ -63,6 +63,24 @@ fn loadTailDy(lane: u32, valid: vec4<bool>) -> vec4f {
   return vec4f(0.0);
 }
 
+fn applyOne(k: Coefficients, i: u32) {
+  out4[i] = pack4(transform(k, loadX4(i), loadDy(i)));
+}
+
+// Items i, i + step, i + 2 step and i + 3 step, all four loaded before any is
+// stored: the loads stay in flight together (SwiftShader in Chrome: NC and NHWC
+// 1.3x faster).
+fn applyFour(k: Coefficients, i: u32, step: u32) {
+  let x0 = loadX4(i);
+  let x1 = loadX4(i + step);
+  let x2 = loadX4(i + 2u * step);
+  let x3 = loadX4(i + 3u * step);
+  out4[i] = pack4(transform(k, x0, loadDy(i)));
+  out4[i + step] = pack4(transform(k, x1, loadDy(i + step)));
+  out4[i + 2u * step] = pack4(transform(k, x2, loadDy(i + 2u * step)));
+  out4[i + 3u * step] = pack4(transform(k, x3, loadDy(i + 3u * step)));
+}
+
 // Any layout: each thread owns one vec4 lane of the repeating block, so its four
 // features, and their constants, are fixed for the whole loop.
 @compute @workgroup_size(WG_SIZE)
@@ -77,17 +95,10 @@ fn apply_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   let end = t.endBlock * step + t.lane;
   var i = t.firstBlock * step + t.lane;
   for (; i + 3u * step < end; i += 4u * step) {
-    let x0 = loadX4(i);
-    let x1 = loadX4(i + step);
-    let x2 = loadX4(i + 2u * step);
-    let x3 = loadX4(i + 3u * step);
-    out4[i] = pack4(transform(k, x0, loadDy(i)));
-    out4[i + step] = pack4(transform(k, x1, loadDy(i + step)));
-    out4[i + 2u * step] = pack4(transform(k, x2, loadDy(i + 2u * step)));
-    out4[i + 3u * step] = pack4(transform(k, x3, loadDy(i + 3u * step)));
+    applyFour(k, i, step);
   }
   for (; i < end; i += step) {
-    out4[i] = pack4(transform(k, loadX4(i), loadDy(i)));
+    applyOne(k, i);
   }
   if (t.ownsTail) {
     // The output buffer is padded to whole vec4s; lanes past the data write padding.
@@ -108,27 +119,21 @@ fn apply_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   if (params.planeStep == 1u) {
     // a contiguous run (CPU adapters), row by row
     while (c.item < c.end) {
-      let end = c.index + rowRun(c);
+      let run = rowRun(c);
+      let end = c.index + run;
       var i = c.index;
       for (; i + 3u < end; i += 4u) {
-        let x0 = loadX4(i);
-        let x1 = loadX4(i + 1u);
-        let x2 = loadX4(i + 2u);
-        let x3 = loadX4(i + 3u);
-        out4[i] = pack4(transform(k, x0, loadDy(i)));
-        out4[i + 1u] = pack4(transform(k, x1, loadDy(i + 1u)));
-        out4[i + 2u] = pack4(transform(k, x2, loadDy(i + 2u)));
-        out4[i + 3u] = pack4(transform(k, x3, loadDy(i + 3u)));
+        applyFour(k, i, 1u);
       }
       for (; i < end; i++) {
-        out4[i] = pack4(transform(k, loadX4(i), loadDy(i)));
+        applyOne(k, i);
       }
-      c = nextRow(c, end - c.index);
+      c = nextRow(c, run);
     }
   } else {
     // every planeStep-th item (GPUs: neighbouring threads read neighbouring items)
     for (; c.item < c.end; c = planeAdvance(c)) {
-      out4[c.index] = pack4(transform(k, loadX4(c.index), loadDy(c.index)));
+      applyOne(k, c.index);
     }
   }
 }

@@ -33,36 +33,38 @@ fn countBatch(wg: u32, lid: u32) {
   }
 }
 
-// Sums of d = x - K and d^2. Loops add four values per round into two of these,
-// so that the adds of one do not wait on the other (CPU adapters gain 1.5x).
-struct ShiftedSums {
+// A thread's sums: of d = x - K and d^2, and of x itself. Loops add four values
+// per round, two into each of two of these, so that the adds of one do not wait
+// on the other (CPU adapters gain 1.5x). The plain sum of x is the reported mean
+// near zero (bn-finalize), where a float32 sum, even a pairwise one, misses the
+// 1e-6 asked of it: it is compensated, value by value, and the tree keeps the low
+// part, so a workgroup's partial is its sum rounded once. (The shifted sums need
+// no such care: they give the variance and mean - K, which a thread's plain
+// float32 sums give well enough.)
+struct ThreadSums {
   s1: vec4f,
   s2: vec4f,
+  plain: Compensated,
 }
 
-fn addTwo(a: ShiftedSums, x0: vec4f, x1: vec4f, pivot: vec4f) -> ShiftedSums {
+const NO_SUMS = ThreadSums(vec4f(0.0), vec4f(0.0), Compensated(vec4f(0.0), vec4f(0.0)));
+
+fn addTwo(a: ThreadSums, x0: vec4f, x1: vec4f, pivot: vec4f) -> ThreadSums {
   let d0 = x0 - pivot;
   let d1 = x1 - pivot;
-  return ShiftedSums(a.s1 + (d0 + d1), fma(d0, d0, fma(d1, d1, a.s2)));
+  return ThreadSums(a.s1 + (d0 + d1), fma(d0, d0, fma(d1, d1, a.s2)), accumulateTwo(a.plain, x0, x1));
 }
 
-fn addOne(a: ShiftedSums, x: vec4f, pivot: vec4f) -> ShiftedSums {
+fn addOne(a: ThreadSums, x: vec4f, pivot: vec4f) -> ThreadSums {
   let d = x - pivot;
-  return ShiftedSums(a.s1 + d, fma(d, d, a.s2));
+  return ThreadSums(a.s1 + d, fma(d, d, a.s2), accumulate(a.plain, x));
 }
 
-fn addSums(a: ShiftedSums, b: ShiftedSums) -> ShiftedSums {
-  return ShiftedSums(a.s1 + b.s1, a.s2 + b.s2);
-}
-
-// The plain sum of x is the reported mean near zero (bn-finalize), where a float32
-// sum, even a pairwise one, misses the 1e-6 asked of it: each thread keeps it
-// compensated, value by value, and the tree keeps the low part, so a workgroup's
-// partial is its sum rounded once. (The shifted sums need no such care: they give
-// the variance and mean - K, which a thread's plain float32 sums give well enough.)
-fn partial(n: vec4f, s: ShiftedSums, plain: Compensated) -> StatsPartial {
+// A thread's partial from its two sets of sums.
+fn partial(n: vec4f, a: ThreadSums, b: ThreadSums) -> StatsPartial {
   let some = n > vec4f(0.0);
-  return StatsPartial(momentsFromShiftedSums(n, s.s1, s.s2, plain.hi), select(vec4f(0.0), plain.lo, some));
+  let plain = addCompensated(a.plain, b.plain);
+  return StatsPartial(momentsFromShiftedSums(n, a.s1 + b.s1, a.s2 + b.s2, plain.hi), select(vec4f(0.0), plain.lo, some));
 }
 
 // The four columns of one partial, merged into column x.
@@ -95,35 +97,23 @@ fn stats_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   if (wg >= params.periodicWorkgroups) { return; }
   countBatch(wg, lid);
   let t = periodicThread(wg, lid);
-  let zero = ShiftedSums(vec4f(0.0), vec4f(0.0));
-  let none = Compensated(vec4f(0.0), vec4f(0.0));
-  var p = partial(vec4f(0.0), zero, none);
+  var p = partial(vec4f(0.0), NO_SUMS, NO_SUMS);
   if (t.inRange) {
     let f = laneFeatures(t.lane);
     let pivot = vec4f(loadX1(f.x * params.inner), loadX1(f.y * params.inner), loadX1(f.z * params.inner), loadX1(f.w * params.inner));
     let step = params.lanes;   // from one block to the next
     let end = t.endBlock * params.lanes + t.lane;
-    var a = zero;
-    var b = zero;
-    var pa = none;
-    var pb = none;
+    var a = NO_SUMS;
+    var b = NO_SUMS;
     var i = t.firstBlock * params.lanes + t.lane;
     for (; i + 3u * step < end; i += 4u * step) {
-      let v0 = loadX4(i);
-      let v1 = loadX4(i + step);
-      let v2 = loadX4(i + 2u * step);
-      let v3 = loadX4(i + 3u * step);
-      a = addTwo(a, v0, v1, pivot);
-      pa = accumulateTwo(pa, v0, v1);
-      b = addTwo(b, v2, v3, pivot);
-      pb = accumulateTwo(pb, v2, v3);
+      a = addTwo(a, loadX4(i), loadX4(i + step), pivot);
+      b = addTwo(b, loadX4(i + 2u * step), loadX4(i + 3u * step), pivot);
     }
     for (; i < end; i += step) {
-      let x = loadX4(i);
-      a = addOne(a, x, pivot);
-      pa = accumulate(pa, x);
+      a = addOne(a, loadX4(i), pivot);
     }
-    p = partial(vec4f(f32(t.endBlock - t.firstBlock)), addSums(a, b), addCompensated(pa, pb));
+    p = partial(vec4f(f32(t.endBlock - t.firstBlock)), a, b);
     if (t.ownsTail) {
       let valid = tailMask(t.lane);
       let x = tailX(t.lane, valid);   // zeros past the data
@@ -158,45 +148,33 @@ fn stats_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   let pivot = loadX1(f * params.inner);
   var c = planeStart(f, wg % params.planeChunks, lid);
   let k = f32(stepsBelow(c.item, c.end, params.planeStep));
-  let zero = ShiftedSums(vec4f(0.0), vec4f(0.0));
-  var a = zero;
-  var b = zero;
-  var pa = Compensated(vec4f(0.0), vec4f(0.0));
-  var pb = pa;
+  var a = NO_SUMS;
+  var b = NO_SUMS;
   let pivot4 = vec4f(pivot);
   if (params.planeStep == 1u) {
-    // a contiguous run (CPU adapters), row by row, four items per round
+    // a contiguous run (CPU adapters), row by row, four items per round (the walk of
+    // bn-grad-reduce's planes too: WGSL has no generics to share it)
     while (c.item < c.end) {
       let run = rowRun(c);
       let end = c.index + run;
       var i = c.index;
       for (; i + 3u < end; i += 4u) {
-        let v0 = loadItem(i, pivot);
-        let v1 = loadItem(i + 1u, pivot);
-        let v2 = loadItem(i + 2u, pivot);
-        let v3 = loadItem(i + 3u, pivot);
-        a = addTwo(a, v0, v1, pivot4);
-        pa = accumulateTwo(pa, v0, v1);
-        b = addTwo(b, v2, v3, pivot4);
-        pb = accumulateTwo(pb, v2, v3);
+        a = addTwo(a, loadItem(i, pivot), loadItem(i + 1u, pivot), pivot4);
+        b = addTwo(b, loadItem(i + 2u, pivot), loadItem(i + 3u, pivot), pivot4);
       }
       for (; i < end; i++) {
-        let x = loadItem(i, pivot);
-        a = addOne(a, x, pivot4);
-        pa = accumulate(pa, x);
+        a = addOne(a, loadItem(i, pivot), pivot4);
       }
       c = nextRow(c, run);
     }
   } else {
     // every planeStep-th item (GPUs: neighbouring threads read neighbouring items)
     for (; c.item < c.end; c = planeAdvance(c)) {
-      let x = loadItem(c.index, pivot);
-      a = addOne(a, x, pivot4);
-      pa = accumulate(pa, x);
+      a = addOne(a, loadItem(c.index, pivot), pivot4);
     }
   }
   let n = select(vec4f(k, 0.0, 0.0, 0.0), vec4f(k), ALIGNED);
-  let p = reduceRowLanes(lid, 1u, WG_SIZE, partial(n, addSums(a, b), addCompensated(pa, pb)));
+  let p = reduceRowLanes(lid, 1u, WG_SIZE, partial(n, a, b));
   if (lid == 0u) {
     storeMoments((wg % params.planeChunks) * params.slotsPerChunk + f, mergePartialColumns(p), 1u);
   }
