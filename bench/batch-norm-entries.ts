@@ -1,7 +1,7 @@
 // The batch-norm rows: six shapes (one of 16.7e6 elements) × four ops, on seeded
 // random inputs rotated between iterations, each op checked once against the
 // float64 reference before it is timed.
-import { Activation, BatchNorm, canonicalView, fromHalf, reference, toHalf, type BatchNormOptions, type Gradients, type Layout, type Tuning } from 'webgpu-batchnorm';
+import { Activation, BatchNorm, canonicalView, fromHalf, reference, toHalf, type BatchNormOptions, type Gradients, type Layout, type TensorStorage, type Tuning } from 'webgpu-batchnorm';
 import { GRAD_TOL, HALF_TOL, Y_TOL } from '../support/tolerances.js';
 import { expectClose } from '../support/compare.js';
 import { activations, elements, normal } from '../support/data.js';
@@ -159,39 +159,51 @@ async function setupSplitStep(device: GPUDevice, d: ShapeData, tuning: Partial<T
   };
 }
 
-async function setupOurs(device: GPUDevice, op: BatchNormOp, d: ShapeData, tuning: Partial<Tuning>): Promise<OursRun> {
-  const { shape } = d;
-  const row = rowSetup(device, d, { tuning });
+/** One of the four ops, with x, y, dy and dx in the storage (float16: γ, β and the statistics stay f32). */
+async function setupOurs(device: GPUDevice, op: BatchNormOp, d: ShapeData, tuning: Partial<Tuning>, storage: TensorStorage = 'float32'): Promise<OursRun> {
+  const { layout, shape } = d;
+  const half = storage === 'float16';
+  const row = rowSetup(device, d, { tuning, storage });
   const { bn, n, c } = row;
-  const xs = row.uploadAll('x', d.x as Float32Array<ArrayBuffer>[]);
-  const needsDy = op === 'backward' || op === 'training step';
-  const dys = needsDy ? row.uploadAll('dy', d.dy as Float32Array<ArrayBuffer>[]) : [];
-
-  if (op === 'eval forward') bn.training = false;
-  if (op === 'backward') bn.forward(xs[0], shape); // the forward every timed backward differentiates
-
-  let y: GPUBuffer | undefined;
+  const forwards = op !== 'backward';
+  const backwards = op === 'backward' || op === 'training step';
+  bn.training = op !== 'eval forward';
+  // float16: the binary16 bits as u32 words, two halves each (n is even)
+  const stored = (a: Float32Array) => (half ? new Uint32Array(toHalf(a).buffer) : (a as Float32Array<ArrayBuffer>));
+  const xs = row.uploadAll(`${storage} x`, d.x.map(stored));
+  const dys = backwards ? row.uploadAll(`${storage} dy`, d.dy.map(stored)) : [];
+  let y = forwards ? undefined : bn.forward(xs[0], shape); // the forward every timed backward differentiates
   let grads: Gradients<GPUBuffer> | undefined;
   return {
     encode(encoder, i) {
-      if (op !== 'backward') y = bn.forward(at(xs, i), shape, encoder);
-      if (needsDy) grads = bn.backward(at(dys, i), encoder);
+      if (forwards) y = bn.forward(at(xs, i), shape, encoder);
+      if (backwards) grads = bn.backward(at(dys, i), encoder);
     },
     async verify() {
-      const e = d.expected;
-      if (y) {
-        const [got] = await readFloats(device, [{ buffer: y, floats: n }]);
-        expectClose(`${op} y`, got, op === 'eval forward' ? e.evalY : e.trainY, Y_TOL);
+      const label = half ? `float16 ${op}` : op;
+      if (half) {
+        // the float64 reference on the decoded inputs
+        const state = referenceState(d);
+        const x = fromHalf(toHalf(d.x[0]));
+        const forward = reference.forward(x, shape, state, { layout, eps: EPS, training: bn.training });
+        const parts = [{ buffer: y!, floats: n / 2 }, ...(grads ? [{ buffer: grads.dx, floats: n / 2 }] : [])];
+        const [got, gotDx] = (await readFloats(device, parts)).map((w) => fromHalf(new Uint16Array(w.buffer, w.byteOffset, n)));
+        expectClose(`${label} y`, got, forward.y, HALF_TOL);
+        if (grads) expectClose(`${label} dx`, gotDx, reference.backward(x, fromHalf(toHalf(d.dy[0])), shape, layout, state.gamma, forward).dx, HALF_TOL);
+        return;
       }
+      const e = d.expected;
+      const [got] = await readFloats(device, [{ buffer: y!, floats: n }]);
+      expectClose(`${label} y`, got, op === 'eval forward' ? e.evalY : e.trainY, Y_TOL);
       if (grads) {
         const [dx, dgamma, dbeta] = await readFloats(device, [
           { buffer: grads.dx, floats: n },
           { buffer: grads.dgamma!, floats: c },
           { buffer: grads.dbeta!, floats: c },
         ]);
-        expectClose(`${op} dx`, dx, e.dx, GRAD_TOL);
-        expectClose(`${op} dgamma`, dgamma, e.dgamma, GRAD_TOL);
-        expectClose(`${op} dbeta`, dbeta, e.dbeta, GRAD_TOL);
+        expectClose(`${label} dx`, dx, e.dx, GRAD_TOL);
+        expectClose(`${label} dgamma`, dgamma, e.dgamma, GRAD_TOL);
+        expectClose(`${label} dbeta`, dbeta, e.dbeta, GRAD_TOL);
       }
     },
     destroy: row.destroy,
@@ -285,40 +297,6 @@ const HALF_SHAPES: [Layout, number[]][] = [
 /** Fewest bytes per element with float16 storage: each f32 op's traffic at 2 bytes per element. */
 const halfBytes = (op: BatchNormOp) => BYTES_PER_ELEMENT[op] / 2;
 
-/** One of the four ops with x, y, dy and dx in float16 (γ, β and the statistics stay f32). */
-async function setupHalf(device: GPUDevice, op: BatchNormOp, d: ShapeData, tuning: Partial<Tuning>): Promise<OursRun> {
-  const { layout, shape } = d;
-  const row = rowSetup(device, d, { tuning, storage: 'float16' });
-  const { bn, n } = row;
-  const training = op !== 'eval forward';
-  const forwards = op !== 'backward';
-  const backwards = op === 'backward' || op === 'training step';
-  bn.training = training;
-  const halves = d.x.map((x) => toHalf(x));
-  const dyHalves = d.dy.map((dy) => toHalf(dy));
-  // as u32 words, two halves each (n is even)
-  const xs = row.uploadAll('float16 x', halves.map((h) => new Uint32Array(h.buffer)));
-  const dys = backwards ? row.uploadAll('float16 dy', dyHalves.map((h) => new Uint32Array(h.buffer))) : [];
-  let y = forwards ? undefined : bn.forward(xs[0], shape); // the forward every timed backward differentiates
-  let dx: GPUBuffer | undefined;
-  return {
-    encode(encoder, i) {
-      if (forwards) y = bn.forward(at(xs, i), shape, encoder);
-      if (backwards) dx = bn.backward(at(dys, i), encoder).dx;
-    },
-    async verify() {
-      const state = referenceState(d);
-      const x = fromHalf(halves[0]);
-      const forward = reference.forward(x, shape, state, { layout, eps: EPS, training });
-      const parts = [{ buffer: y!, floats: n / 2 }, ...(dx ? [{ buffer: dx, floats: n / 2 }] : [])];
-      const [got, gotDx] = (await readFloats(device, parts)).map((w) => fromHalf(new Uint16Array(w.buffer, w.byteOffset, n)));
-      expectClose(`float16 ${op} y`, got, forward.y, HALF_TOL);
-      if (dx) expectClose(`float16 ${op} dx`, gotDx, reference.backward(x, fromHalf(dyHalves[0]), shape, layout, state.gamma, forward).dx, HALF_TOL);
-    },
-    destroy: row.destroy,
-  };
-}
-
 function halfEntries(tuning: Partial<Tuning>): BenchEntry[] {
   return HALF_SHAPES.flatMap(([layout, shape]) =>
     OPS.map((op): BenchEntry => ({
@@ -326,7 +304,7 @@ function halfEntries(tuning: Partial<Tuning>): BenchEntry[] {
       op: `float16 ${op}`,
       elements: elements(shape),
       minBytes: halfBytes(op) * elements(shape),
-      setup: (device) => setupHalf(device, op, shapeData(layout, shape), tuning),
+      setup: (device) => setupOurs(device, op, shapeData(layout, shape), tuning, 'float16'),
     })),
   );
 }
