@@ -15,14 +15,11 @@ import { fileURLToPath } from 'node:url';
 import { adapterName, requestDevice } from '../src/node.js';
 import {
   describeFailure,
-  emptyStats,
-  mergeStats,
   passed,
   QUANTITIES,
   replayTorchCase,
   torchFixtures,
-  type Quantity,
-  type QuantityStats,
+  totalStats,
   type ReplayResult,
   type TorchIndex,
 } from '../tests/cases/torch-replay.js';
@@ -68,8 +65,7 @@ export async function main(args: string[]): Promise<void> {
     }
     const seconds = (performance.now() - started) / 1000;
 
-    const total = Object.fromEntries(QUANTITIES.map((q) => [q, emptyStats()])) as Record<Quantity, QuantityStats>;
-    for (const r of results) for (const q of QUANTITIES) mergeStats(total[q], r.stats[q]);
+    const total = totalStats(results);
     const passing = results.filter(passed).length;
     const steps = index.cases.reduce((n, c) => n + c.steps.length, 0);
     const { rtol, atol } = index.tolerance;

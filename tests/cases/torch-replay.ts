@@ -115,12 +115,19 @@ export interface ReplayResult {
   torchFurtherExamples: Miss[];
 }
 
-export const emptyStats = (): QuantityStats => ({
+const emptyStats = (): QuantityStats => ({
   elements: 0, withinTolerance: 0, torchFurther: 0, failed: 0,
   oursVsTorch: 0, oursVsTruth: 0, torchVsTruth: 0, oursVsTruthTol: 0, torchVsTruthTol: 0,
 });
 
-export function mergeStats(into: QuantityStats, s: QuantityStats): void {
+/** Per quantity: the stats of these results together (empty ones for none). */
+export function totalStats(results: Iterable<ReplayResult> = []): Record<Quantity, QuantityStats> {
+  const total = Object.fromEntries(QUANTITIES.map((q) => [q, emptyStats()])) as Record<Quantity, QuantityStats>;
+  for (const r of results) for (const q of QUANTITIES) mergeStats(total[q], r.stats[q]);
+  return total;
+}
+
+function mergeStats(into: QuantityStats, s: QuantityStats): void {
   into.elements += s.elements;
   into.withinTolerance += s.withinTolerance;
   into.torchFurther += s.torchFurther;
@@ -194,7 +201,7 @@ const reluMask = (y: Float32Array) => y.map((v) => (v > 0 ? 1 : 0));
  * Mismatches are collected, not thrown.
  */
 export async function replayTorchCase(device: GPUDevice, fx: TorchFixtures, c: TorchCase): Promise<ReplayResult> {
-  const stats = Object.fromEntries(QUANTITIES.map((q) => [q, emptyStats()])) as Record<Quantity, QuantityStats>;
+  const stats = totalStats();
   const result: ReplayResult = { name: c.name, stats, misses: [], problems: [], torchFurtherExamples: [] };
   const { eps, momentum, affine, trackRunningStats } = c.options;
   const bn = new BatchNorm(device, { numFeatures: c.numFeatures, layout: c.layout, eps, momentum, affine, trackRunningStats });

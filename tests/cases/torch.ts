@@ -12,14 +12,11 @@ import indexText from '../fixtures/torch/index.json?raw';
 import {
   describeFailure,
   describeTorchFurther,
-  emptyStats,
-  mergeStats,
   passed,
   QUANTITIES,
   replayTorchCase,
   torchFixtures,
-  type Quantity,
-  type QuantityStats,
+  totalStats,
   type ReplayResult,
   type TorchFixtures,
   type TorchIndex,
@@ -109,8 +106,7 @@ const summary: Case = {
   name: 'summary of the cases above: worst errors against float64, ours and PyTorch float32',
   run: async () => {
     if (results.size === 0) throw new Error('no PyTorch case ran before the summary');
-    const total = Object.fromEntries(QUANTITIES.map((q) => [q, emptyStats()])) as Record<Quantity, QuantityStats>;
-    for (const r of results.values()) for (const q of QUANTITIES) mergeStats(total[q], r.stats[q]);
+    const total = totalStats(results.values());
     const rows = QUANTITIES.map((q) => {
       const s = total[q];
       return `  ${q.padEnd(11)} ${String(s.elements).padStart(6)} elements, ${s.withinTolerance} within tolerance of PyTorch, ` +
