@@ -8,6 +8,7 @@
 import { GLYPH_CLASSES, GLYPH_SIZE, makeGlyphs, type GlyphSet } from '../examples/glyphs.js';
 import { CNN_DEFAULTS, describeCnn, GlyphTrainer, IMPLEMENTATION_LABELS, loadTfjs, type Implementation, type Tfjs } from './cnn-model.js';
 import { drawChart, type Series } from './plot.js';
+import { $, everyFrame, pauseButton, startPage } from './page.js';
 
 const TRAIN = 3000;
 const TEST = 500;
@@ -21,8 +22,6 @@ const COLORS: Record<Implementation, string> = { tfjs: '#d62728', ours: '#1f77b4
 const IMPLS: Implementation[] = ['tfjs', 'ours'];
 /** For the charts' legends (the table says it in full). */
 const SHORT_LABELS: Record<Implementation, string> = { tfjs: "TF.js's batch norm", ours: 'webgpu-batchnorm' };
-
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 interface Lane {
   steps: number;
@@ -183,19 +182,16 @@ function render() {
 }
 
 async function loop() {
-  for (;;) {
-    try {
+  await everyFrame(
+    async () => {
       if (restartRequested) restart();
       if (running && trainer) {
         await advance(trainer);
         render();
       }
-    } catch (e) {
-      $('error').textContent = e instanceof Error ? e.message : String(e);
-      running = false;
-    }
-    await new Promise((resolve) => requestAnimationFrame(resolve));
-  }
+    },
+    () => (running = false),
+  );
 }
 
 async function main() {
@@ -213,14 +209,9 @@ async function main() {
   tfjs = await loadTfjs();
   $('adapter').textContent = tfjs.adapter;
   $('reset').addEventListener('click', () => (restartRequested = true));
-  $('run').addEventListener('click', () => {
-    running = !running;
-    $('run').textContent = running ? 'Pause' : 'Resume';
-  });
+  pauseButton(() => (running = !running));
   window.addEventListener('resize', render);
   await loop();
 }
 
-main().catch((e: unknown) => {
-  $('error').textContent = e instanceof Error ? e.message : String(e);
-});
+startPage(main);

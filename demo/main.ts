@@ -3,6 +3,7 @@
 import { adapterName, OPTIMIZERS, type OptimizerKind } from 'webgpu-batchnorm';
 import { makeDataset } from '../examples/dataset.js';
 import { drawChart, drawScatter, type Series } from './plot.js';
+import { $, everyFrame, pauseButton, startPage } from './page.js';
 import { DEFAULT_RUN, DEMO_LEARNING_RATES, DEMO_TARGET, TrainingRun, type RunConfig } from '../examples/training.js';
 
 /** Steps between loss reads (the loss stays on the GPU in between) and between held-out evaluations. */
@@ -13,8 +14,6 @@ const NETWORKS = [
   { batchNorm: true, label: 'with batch norm', color: '#1f77b4' },
   { batchNorm: false, label: 'without batch norm', color: '#d62728' },
 ];
-
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 interface Lane {
   label: string;
@@ -138,20 +137,17 @@ function render() {
 }
 
 async function loop() {
-  for (;;) {
-    try {
+  await everyFrame(
+    async () => {
       if (restartRequested) restart();
       if (running) {
         for (const lane of lanes) await advance(lane);
         render();
       }
-    } catch (e) {
-      // a bad setting (a negative learning rate, say): say so and wait for the next change
-      $('error').textContent = e instanceof Error ? e.message : String(e);
-      stop();
-    }
-    await new Promise((resolve) => requestAnimationFrame(resolve));
-  }
+    },
+    // a bad setting (a negative learning rate, say): say so and wait for the next change
+    stop,
+  );
 }
 
 async function main() {
@@ -180,14 +176,9 @@ async function main() {
     render();
   });
   $('reset').addEventListener('click', requestRestart);
-  $('run').addEventListener('click', () => {
-    running = !running;
-    $('run').textContent = running ? 'Pause' : 'Resume';
-  });
+  pauseButton(() => (running = !running));
   window.addEventListener('resize', render);
   await loop();
 }
 
-main().catch((e: unknown) => {
-  $('error').textContent = e instanceof Error ? e.message : String(e);
-});
+startPage(main);
