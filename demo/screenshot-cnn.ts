@@ -6,14 +6,13 @@
 import { join } from 'node:path';
 import { projectRoot, servePage } from '../support/browser/harness.js';
 import { CNN_PAGE_PACKAGES } from './cnn-packages.js';
+import { saveContent, sleep, trainUntil } from './capture.js';
 
 const VIEWPORT = { width: 1200, height: 760 };
 const TARGET = 0.8;
 const MIN_STEPS = 200;
 const MAX_STEPS = 400;
 const TIMEOUT_MS = 12 * 60_000;
-const POLL_MS = 1000;
-const REPORT_EVERY_MS = 10_000;
 
 export interface CnnPageState {
   error: string;
@@ -22,6 +21,11 @@ export interface CnnPageState {
   /** Layer calls the adapter ran on our kernels (most in one stretch). */
   oursForward: number;
   lanes: { impl: string; steps: number; rate: number | null; accuracy: number | null; loss: number }[];
+}
+
+/** A state with a NaN loss or accuracy is a failure. */
+export function noNaN(state: CnnPageState): void {
+  if (state.nan) throw new Error('the CNN page saw NaN');
 }
 
 /** The page's error line, step count and stats table, as demo/cnn.ts renders them. */
@@ -43,8 +47,6 @@ export function readCnnState(): CnnPageState {
   };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** args: [--steps N] to stop after N steps (default: MIN_STEPS … MAX_STEPS, until TARGET), [--out FILE]. */
 export async function main(args: string[] = []): Promise<void> {
   const arg = (name: string) => {
@@ -56,28 +58,22 @@ export async function main(args: string[] = []): Promise<void> {
   const served = await servePage('demo/cnn.html', { viewport: VIEWPORT, dependencies: CNN_PAGE_PACKAGES });
   try {
     console.log(`CNN page in ${served.browserVersion}; training ...`);
-    const started = performance.now();
-    let reported = started;
-    for (;;) {
-      const state = await served.page.evaluate(readCnnState);
-      const errors = [...served.takeErrors(), state.error].filter((e) => e.trim());
-      if (errors.length) throw new Error(`the CNN page failed: ${errors.join('\n')}`);
-      if (state.nan) throw new Error('the CNN page saw NaN');
-      const best = Math.max(...state.lanes.map((l) => l.accuracy ?? 0));
-      const rated = state.lanes.length === 2 && state.lanes.every((l) => l.rate !== null);
-      if (stopAt !== undefined ? state.steps >= stopAt : rated && state.steps >= MIN_STEPS && (best >= TARGET || state.steps >= MAX_STEPS)) break;
-      if (performance.now() - started > TIMEOUT_MS) throw new Error(`not there in ${TIMEOUT_MS / 1000} s: ${JSON.stringify(state)}`);
-      if (performance.now() - reported > REPORT_EVERY_MS) {
-        reported = performance.now();
-        console.log(`step ${state.steps}: ${state.lanes.map((l) => `${l.impl} ${l.steps} steps, ${l.rate?.toFixed(2) ?? '–'} steps/s, accuracy ${l.accuracy ?? '–'}`).join('; ')}`);
-      }
-      await sleep(POLL_MS);
-    }
+    const { seconds } = await trainUntil(served, {
+      name: 'the CNN page',
+      read: readCnnState,
+      check: noNaN,
+      done: (state) => {
+        const best = Math.max(...state.lanes.map((l) => l.accuracy ?? 0));
+        const rated = state.lanes.length === 2 && state.lanes.every((l) => l.rate !== null);
+        return stopAt !== undefined ? state.steps >= stopAt : rated && state.steps >= MIN_STEPS && (best >= TARGET || state.steps >= MAX_STEPS);
+      },
+      progress: (state) => `step ${state.steps}: ${state.lanes.map((l) => `${l.impl} ${l.steps} steps, ${l.rate?.toFixed(2) ?? '–'} steps/s, accuracy ${l.accuracy ?? '–'}`).join('; ')}`,
+      timeoutMs: TIMEOUT_MS,
+    });
     await sleep(300); // the last render
-    const height = await served.page.evaluate(() => Math.ceil(document.body.getBoundingClientRect().bottom) + 16);
-    await served.page.screenshot({ path: out, clip: { x: 0, y: 0, width: VIEWPORT.width, height: Math.min(height, VIEWPORT.height) } });
+    await saveContent(served, out, VIEWPORT);
     const state = await served.page.evaluate(readCnnState);
-    console.log(`wrote ${out} after ${((performance.now() - started) / 1000).toFixed(0)} s: ${JSON.stringify(state.lanes)}`);
+    console.log(`wrote ${out} after ${seconds.toFixed(0)} s: ${JSON.stringify(state.lanes)}`);
   } finally {
     await served.close();
   }

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servePage, type ServedPage } from '../support/browser/harness.js';
 import { CNN_PAGE_PACKAGES } from '../demo/cnn-packages.js';
-import { readCnnState, type CnnPageState } from '../demo/screenshot-cnn.js';
+import { noNaN, readCnnState } from '../demo/screenshot-cnn.js';
+import { trainUntil } from '../demo/capture.js';
 
 /** The page's first held-out evaluation is at step 20 (seeded: 0.18 measured on SwiftShader). */
 const STEPS = 20;
@@ -26,18 +27,14 @@ afterAll(async () => {
 describe('CNN demo page in headless Chrome', () => {
   it(`trains ${STEPS} steps on both implementations: accuracy above chance, no NaN`, { timeout: TIMEOUT_MS + 10_000 }, async () => {
     if (!served) throw new Error('the browser did not start (see beforeAll)');
-    const started = performance.now();
-    let state: CnnPageState;
-    for (;;) {
-      state = await served.page.evaluate(readCnnState);
-      const errors = [...served.takeErrors(), state.error].filter((e) => e.trim());
-      expect(errors, 'errors on the page').toEqual([]);
-      expect(state.nan, 'NaN in a loss or accuracy').toBe(false);
-      if (state.steps >= STEPS && state.lanes.some((l) => l.accuracy !== null)) break;
-      if (performance.now() - started > TIMEOUT_MS) throw new Error(`${STEPS} steps not reached in ${TIMEOUT_MS / 1000} s: ${JSON.stringify(state)}`);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-    console.log(`after ${((performance.now() - started) / 1000).toFixed(0)} s: ${JSON.stringify(state.lanes)}; our kernels ran ${state.oursForward} layer calls`);
+    const { state, seconds } = await trainUntil(served, {
+      name: 'the CNN page',
+      read: readCnnState,
+      check: noNaN,
+      done: (s) => s.steps >= STEPS && s.lanes.some((l) => l.accuracy !== null),
+      timeoutMs: TIMEOUT_MS,
+    });
+    console.log(`after ${seconds.toFixed(0)} s: ${JSON.stringify(state.lanes)}; our kernels ran ${state.oursForward} layer calls`);
     expect(state.lanes.map((l) => l.impl)).toEqual(['tfjs', 'ours']);
     for (const lane of state.lanes) {
       expect(lane.steps, `${lane.impl} steps`).toBeGreaterThan(0);
