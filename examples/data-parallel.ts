@@ -90,45 +90,6 @@ export function allReduce(records: (ShardStatistics | GradientSums | Float32Arra
 
 // ---- what crosses between devices: small records, read back and uploaded ----------
 
-/**
- * Host statistics from the buffer statistics() returns: 4·C f32, sections count,
- * mean, meanLow (what the f32 mean misses), M2; the mean is mean + meanLow.
- */
-function statisticsFromFloats(f: Float32Array, c: number): ShardStatistics {
-  const section = (s: number) => Float64Array.from(f.subarray(s * c, (s + 1) * c));
-  const low = section(2);
-  return { count: section(0), mean: section(1).map((high, j) => high + low[j]), m2: section(3) };
-}
-
-/** Merged statistics in the form forward({ statistics }) reads: the float64 mean split into its f32 rounding and the rest. */
-function statisticsToFloats(s: ShardStatistics): Float32Array<ArrayBuffer> {
-  const c = s.count.length;
-  const f = new Float32Array(4 * c);
-  s.mean.forEach((mean, j) => {
-    const high = Math.fround(mean);
-    f[j] = s.count[j];
-    f[c + j] = high;
-    f[2 * c + j] = mean - high;
-    f[3 * c + j] = s.m2[j];
-  });
-  return f;
-}
-
-/** Host gradient sums from (and to) the 3·C f32 of gradientSums(): count, Σdy, Σdy·x̂. */
-function sumsFromFloats(f: Float32Array, c: number): GradientSums {
-  const section = (s: number) => Float64Array.from(f.subarray(s * c, (s + 1) * c));
-  return { count: section(0), sumDy: section(1), sumDyXhat: section(2) };
-}
-
-function sumsToFloats(s: GradientSums): Float32Array<ArrayBuffer> {
-  const c = s.count.length;
-  const f = new Float32Array(3 * c);
-  f.set(s.count, 0);
-  f.set(s.sumDy, c);
-  f.set(s.sumDyXhat, 2 * c);
-  return f;
-}
-
 const INPUT = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
 
 /** Submits `encoder` with copies of `parts` into a staging buffer, and resolves with them. */
@@ -268,7 +229,7 @@ async function dataParallelStep(replicas: Replica[], xs: Float32Array<ArrayBuffe
     if (layer instanceof BatchNorm) {
       const c = layer.numFeatures;
       const sent = await exchange((r, i) => [{ buffer: (r.layers[k] as BatchNorm).statistics(a[i], [rows[i], c], encoders[i]), floats: 4 * c }]);
-      const merged = statisticsToFloats(allReduce(sent.map(([f]) => statisticsFromFloats(f, c))));
+      const merged = layer.statisticsToFloats(allReduce(sent.map(([f]) => layer.statisticsFromFloats(f))));
       encoders = replicas.map((r) => r.encoder());
       a = replicas.map((r, i) => {
         const statistics = r.statistics.get(k)!;
@@ -303,7 +264,7 @@ async function dataParallelStep(replicas: Replica[], xs: Float32Array<ArrayBuffe
     if (layer instanceof BatchNorm) {
       const c = layer.numFeatures;
       const sent = await exchange((r, i) => [{ buffer: (r.layers[k] as BatchNorm).gradientSums(d[i], encoders[i]), floats: 3 * c }]);
-      const merged = sumsToFloats(allReduce(sent.map(([f]) => sumsFromFloats(f, c))));
+      const merged = layer.gradientSumsToFloats(allReduce(sent.map(([f]) => layer.gradientSumsFromFloats(f))));
       encoders = replicas.map((r) => r.encoder());
       d = replicas.map((r, i) => {
         const sums = r.sums.get(k)!;

@@ -590,6 +590,30 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     return sumsFrom(floats, this.numFeatures);
   }
 
+  /**
+   * Host statistics ({ count, mean, m2 }, float64) from a statistics buffer's
+   * STATISTICS_SECTIONS·numFeatures f32, read back: for a transport that carries
+   * host records between devices.
+   */
+  statisticsFromFloats(floats: Float32Array): ShardStatistics {
+    return statisticsFrom(checkArray('statisticsFromFloats() floats', floats, STATISTICS_SECTIONS * this.numFeatures), this.numFeatures);
+  }
+
+  /** Host statistics as the f32 of a statistics buffer (forward({ statistics }) reads them), to upload. */
+  statisticsToFloats(statistics: Statistics): Float32Array<ArrayBuffer> {
+    return statisticsBytes(checkRecord<Statistics>('statisticsToFloats()', statistics, this.numFeatures, STATISTICS_FIELDS), this.numFeatures);
+  }
+
+  /** Host gradient sums ({ count, sumDy, sumDyXhat }, float64) from a sums buffer's SUM_SECTIONS·numFeatures f32, read back. */
+  gradientSumsFromFloats(floats: Float32Array): GradientSums {
+    return sumsFrom(checkArray('gradientSumsFromFloats() floats', floats, SUM_SECTIONS * this.numFeatures), this.numFeatures);
+  }
+
+  /** Host gradient sums as the f32 of a sums buffer (backward({ sums }) reads them), to upload. */
+  gradientSumsToFloats(sums: Sums): Float32Array<ArrayBuffer> {
+    return sumsBytes(checkRecord<Sums>('gradientSumsToFloats()', sums, this.numFeatures, GRADIENT_SUM_FIELDS), this.numFeatures);
+  }
+
   /** Merges shards' statistics on the host (float64, Chan's formula, in an order that does not depend on arrival). */
   static mergeStatistics(list: readonly Statistics[]): ShardStatistics {
     return mergeStatistics(list);

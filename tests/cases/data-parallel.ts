@@ -132,6 +132,37 @@ export const dataParallelCases: Case[] = [
     },
   },
   {
+    name: "statistics and gradient sums convert between a buffer's f32 (read back, or to upload) and host records, both ways exactly",
+    run: async (device) => {
+      const bn = new BatchNorm(device, { numFeatures: C, layout: 'NC' });
+      const buffers = new TestBuffers(device);
+      try {
+        const shape = [6, C];
+        const x = normal(6 * C, 51, 1e4); // far from zero: meanLow is not 0
+        const dy = normal(6 * C, 52);
+        const stats = await bn.statisticsArray(x, shape);
+        const floats = await download(device, bn.statistics(buffers.upload(x), shape), 4 * C);
+        check(floats.subarray(2 * C, 3 * C).some((v) => v !== 0), 'meanLow is 0 for every feature: the mean\'s low part would go untested');
+        const record = bn.statisticsFromFloats(floats);
+        for (const key of ['count', 'mean', 'm2'] as const) expectEqual(`statistics ${key}`, record[key], stats[key]);
+        expectEqual('statistics back to f32', bn.statisticsToFloats(record), floats);
+        await bn.forwardArray(x, shape, { statistics: stats });
+        const sums = await bn.gradientSumsArray(dy);
+        const sumFloats = await download(device, bn.gradientSums(buffers.upload(dy)), 3 * C);
+        const sumRecord = bn.gradientSumsFromFloats(sumFloats);
+        for (const key of ['count', 'sumDy', 'sumDyXhat'] as const) expectEqual(`sums ${key}`, sumRecord[key], sums[key]);
+        expectEqual('sums back to f32', bn.gradientSumsToFloats(sumRecord), sumFloats);
+        await expectError(() => bn.statisticsFromFloats(new Float32Array(3)), /statisticsFromFloats\(\) floats has 3 elements, but 20 are expected/);
+        await expectError(() => bn.gradientSumsFromFloats(Float64Array.from(sumFloats) as never), /gradientSumsFromFloats\(\) floats must be a Float32Array, got Float64Array/);
+        await expectError(() => bn.statisticsToFloats({ ...stats, m2: new Float64Array(C + 1) }), /m2 has 6 features, but 5 are expected/);
+        await expectError(() => bn.gradientSumsToFloats({ count: sums.count, sumDy: sums.sumDy } as never), /gradientSumsToFloats\(\).*sumDyXhat/);
+      } finally {
+        buffers.destroy();
+        bn.destroy();
+      }
+    },
+  },
+  {
     name: 'bad split statistics and sums throw a BatchNormError naming them, and change nothing',
     run: async (device) => {
       const bn = new BatchNorm(device, { numFeatures: C, layout: 'NC' });
