@@ -152,8 +152,8 @@ fn stats_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   var b = NO_SUMS;
   let pivot4 = vec4f(pivot);
   if (params.planeStep == 1u) {
-    // a contiguous run (CPU adapters), row by row, four items per round (the walk of
-    // bn-grad-reduce's planes too: WGSL has no generics to share it)
+    // a contiguous run (CPU adapters), row by row, four items per round (bn-grad-reduce
+    // and bn-apply walk their planes the same way: WGSL has no generics to share it)
     while (c.item < c.end) {
       let run = rowRun(c);
       let end = c.index + run;
