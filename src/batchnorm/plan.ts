@@ -5,7 +5,8 @@
 import { OwnedBuffers, outputUsage } from '../gpu/buffers.js';
 import { KeyedCache } from '../gpu/cache.js';
 import { dispatch } from '../gpu/dispatch.js';
-import type { DevicePipelines } from '../gpu/pipelines.js';
+import type { Constants, DevicePipelines } from '../gpu/pipelines.js';
+import type { StageSource } from '../gpu/wgsl.js';
 import type { CanonicalView } from './layout.js';
 import { partition, type Partition, type Tuning } from './partition.js';
 import { FINALIZE_MODE, GRAD_FINALIZE_MODE, paramsFields, type Stages, type TensorStorage } from './stages.js';
@@ -67,6 +68,12 @@ export class Plan {
   private readonly stages: Stages;
   /** Bind groups by the caller's buffers they bind: [x, statistics, z] forward, [x, dy, sums] backward. */
   private readonly groups = new KeyedCache<GPUBindGroup[]>();
+  /**
+   * This plan's pipelines by what it dispatches, found in the device's cache once:
+   * that cache's key is built from the constants on every call, a cost a steady
+   * loop pays per dispatch (several microseconds of a GPU's few-microsecond ops).
+   */
+  private readonly resolved = new Map<string, GPUComputePipeline>();
 
   constructor(
     readonly device: GPUDevice,
@@ -119,8 +126,15 @@ export class Plan {
     return buffer === this.y || buffer === this.dxBuffer || buffer === this.maskedBuffer;
   }
 
-  private constants(extra: Record<string, number | boolean> = {}) {
-    return { WG_SIZE: this.tuning.workgroupSize, ...extra };
+  /** The pipeline `key` names in this plan; `specialize` gives its stage, entry point and constants on first use. */
+  private pipeline(key: string, specialize: () => [StageSource, string, Constants]): GPUComputePipeline {
+    let pipeline = this.resolved.get(key);
+    if (!pipeline) {
+      const [source, entryPoint, constants] = specialize();
+      pipeline = this.pipelines.pipeline(source, entryPoint, { WG_SIZE: this.tuning.workgroupSize, ...constants });
+      this.resolved.set(key, pipeline);
+    }
+    return pipeline;
   }
 
   /**
@@ -193,17 +207,19 @@ export class Plan {
   private encodeReduce(pass: GPUComputePassEncoder, group: GPUBindGroup, stage: 'stats' | 'grad'): void {
     const p = this.partition;
     const periodic = p.reduce === 'periodic';
-    const source = stage === 'stats' ? this.stages.stats : this.stages.gradReduce;
-    // EXACT_SUMS: two-sum where a thread's loop is short or interleaved (traversal.wgsl)
-    const sums = { ALIGNED: p.aligned, EXACT_SUMS: !this.tuning.contiguousItems };
-    const constants: Record<string, boolean> = stage === 'stats' ? sums : { ...sums, RELU: this.relu };
-    dispatch(this.device, pass, this.pipelines.pipeline(source, `${stage}_${periodic ? 'periodic' : 'planes'}`, this.constants(constants)),
-      group, periodic ? p.periodicWorkgroups : p.planeWorkgroups);
+    const pipeline = this.pipeline(stage, () => {
+      // EXACT_SUMS: two-sum where a thread's loop is short or interleaved (traversal.wgsl)
+      const sums = { ALIGNED: p.aligned, EXACT_SUMS: !this.tuning.contiguousItems };
+      const entryPoint = `${stage}_${periodic ? 'periodic' : 'planes'}`;
+      return stage === 'stats' ? [this.stages.stats, entryPoint, sums] : [this.stages.gradReduce, entryPoint, { ...sums, RELU: this.relu }];
+    });
+    dispatch(this.device, pass, pipeline, group, periodic ? p.periodicWorkgroups : p.planeWorkgroups);
   }
 
   private encodeFinalize(pass: GPUComputePassEncoder, group: GPUBindGroup, mode: keyof typeof FINALIZE_MODE): void {
     const workgroups = mode === 'tick' ? 1 : this.partition.featureWorkgroups;
-    dispatch(this.device, pass, this.pipelines.pipeline(this.stages.finalize, 'finalize', this.constants({ MODE: FINALIZE_MODE[mode] })), group, workgroups);
+    const pipeline = this.pipeline(`finalize ${mode}`, () => [this.stages.finalize, 'finalize', { MODE: FINALIZE_MODE[mode] }]);
+    dispatch(this.device, pass, pipeline, group, workgroups);
   }
 
   /**
@@ -231,8 +247,8 @@ export class Plan {
   }
 
   private encodeGradFinalize(pass: GPUComputePassEncoder, group: GPUBindGroup, mode: keyof typeof GRAD_FINALIZE_MODE): void {
-    dispatch(this.device, pass, this.pipelines.pipeline(this.stages.gradFinalize, 'grad_finalize', this.constants({ MODE: GRAD_FINALIZE_MODE[mode] })),
-      group, this.partition.featureWorkgroups);
+    const pipeline = this.pipeline(`grad finalize ${mode}`, () => [this.stages.gradFinalize, 'grad_finalize', { MODE: GRAD_FINALIZE_MODE[mode] }]);
+    dispatch(this.device, pass, pipeline, group, this.partition.featureWorkgroups);
   }
 
   /**
@@ -261,8 +277,10 @@ export class Plan {
 
   private encodeApply(pass: GPUComputePassEncoder, group: GPUBindGroup, grad: boolean): void {
     const periodic = this.partition.apply === 'periodic';
-    const epilogue: Record<string, boolean> = grad ? {} : { RESIDUAL: this.residual, RELU: this.relu };
-    const pipeline = this.pipelines.pipeline(this.stages.apply, periodic ? 'apply_periodic' : 'apply_planes', this.constants({ GRAD: grad, ...epilogue }));
+    const pipeline = this.pipeline(grad ? 'grad input' : 'apply', () => {
+      const epilogue: Constants = grad ? {} : { RESIDUAL: this.residual, RELU: this.relu };
+      return [this.stages.apply, periodic ? 'apply_periodic' : 'apply_planes', { GRAD: grad, ...epilogue }];
+    });
     dispatch(this.device, pass, pipeline, group, periodic ? this.partition.periodicWorkgroups : this.partition.planeWorkgroups);
   }
 
