@@ -120,12 +120,6 @@ const OPTIONS = ['numFeatures', 'layout', 'axis', 'eps', 'momentum', 'affine', '
 /** Other libraries' names for these options, for a hint when one is used. */
 const ALIASES = { num_features: 'numFeatures', epsilon: 'eps', track_running_stats: 'trackRunningStats' };
 const TUNING = ['workgroupSize', 'targetWorkgroups', 'minItemsPerThread', 'contiguousItems'] as const;
-/**
- * Shapes whose plans (uniforms, partials, y, dx, uploads: 6 buffers) are kept: with
- * the 9 shared buffers and 4 kept readbacks, at most 61 live buffers.
- */
-export const MAX_PLANS = 8;
-
 interface LastForward {
   plan: Plan;
   x: GPUBuffer;
@@ -187,9 +181,6 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   /** The storage's stages, chosen once: with float16, WGSL f16 where the device has `shader-f16`, else packed. */
   private readonly stages: Stages;
   private mode = true;
-  /** A plan per shape is kept for at most this many shapes (see README: y and dx of older shapes are destroyed). */
-  protected override readonly maxPlans = MAX_PLANS;
-
   /** Buffers shared by all shapes: parameters, statistics, gradients. */
   private readonly state: ModuleBuffers;
   private last?: LastForward;
@@ -303,6 +294,8 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     return [this.state.gradGamma, this.state.gradBeta, this.state.statistics, this.state.sums, this.mergeState?.output];
   }
 
+  // A plan holds 6 buffers (uniforms, partials, y, dx, uploads): with the 9 shared
+  // buffers and 4 kept readbacks, the PLANS_KEPT plans make at most 61 live buffers.
   protected override pinned() {
     return [this.last?.plan];
   }

@@ -1,6 +1,6 @@
 // The skeleton every GPU module of the package is built on: its device and cached
 // pipelines, the buffers it owns, a lifecycle (calls after destroy() or a device
-// loss throw), one plan per input shape (a bounded number where a module says so),
+// loss throw), one plan per input shape (the PLANS_KEPT most recently used ones),
 // the guard against being handed a buffer it writes, and typed-array upload and
 // readback with the GPU's errors turned into rejections.
 import { OwnedBuffers } from './buffers.js';
@@ -12,9 +12,16 @@ import { pipelinesFor, type DevicePipelines } from './pipelines.js';
 export interface ModulePlan {
   /** Whether `buffer` is one of this plan's outputs. */
   writes(buffer: GPUBuffer): boolean;
-  /** Destroys the buffers the plan created itself, if any. */
-  destroy?(): void;
+  /** Destroys the buffers the plan created itself. */
+  destroy(): void;
 }
+
+/**
+ * Plans a module keeps: past it, the least recently used one that `pinned()` does not
+ * name is destroyed with its buffers, its outputs too (the documented reason not to
+ * record more shapes than this into one encoder before submitting it).
+ */
+export const PLANS_KEPT = 8;
 
 export abstract class GpuModule<Plan extends ModulePlan = ModulePlan> {
   protected readonly pipelines: DevicePipelines;
@@ -23,12 +30,6 @@ export abstract class GpuModule<Plan extends ModulePlan = ModulePlan> {
   /** Plans by shape, least recently used first. */
   private readonly plans = new Map<string, Plan>();
   private destroyed = false;
-  /**
-   * How many plans a module keeps; past it, the least recently used one that
-   * `pinned()` does not name is destroyed with its buffers. Unbounded unless a
-   * module's outputs are documented to allow it.
-   */
-  protected readonly maxPlans: number = Infinity;
 
   constructor(
     readonly device: GPUDevice,
@@ -53,7 +54,7 @@ export abstract class GpuModule<Plan extends ModulePlan = ModulePlan> {
     return [];
   }
 
-  /** The plan for a shape, made on first use; the least recently used beyond maxPlans is destroyed. */
+  /** The plan for a shape, made on first use; the least recently used beyond PLANS_KEPT is destroyed. */
   protected planFor(shape: readonly number[], make: (label: string) => Plan): Plan {
     const key = shape.join('x');
     let plan = this.plans.get(key);
@@ -63,10 +64,10 @@ export abstract class GpuModule<Plan extends ModulePlan = ModulePlan> {
       plan = make(`${this.name} [${shape.join(',')}]`);
       const keep = this.pinned();
       for (const [k, p] of this.plans) {
-        if (this.plans.size < this.maxPlans) break;
+        if (this.plans.size < PLANS_KEPT) break;
         if (keep.includes(p)) continue;
         this.plans.delete(k);
-        p.destroy?.();
+        p.destroy();
       }
     }
     this.plans.set(key, plan);
@@ -138,7 +139,7 @@ export abstract class GpuModule<Plan extends ModulePlan = ModulePlan> {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const plan of this.plans.values()) plan.destroy?.();
+    for (const plan of this.plans.values()) plan.destroy();
     this.plans.clear();
     this.buffers.destroy();
     this.released();

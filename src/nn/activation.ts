@@ -2,6 +2,7 @@
 // their backward passes (shaders/activation.wgsl). The backward pass uses the
 // forward's output y, which this layer owns, so the caller's x may change after forward().
 import { simpleWorkgroupSize } from '../gpu/adapter.js';
+import { OwnedBuffers } from '../gpu/buffers.js';
 import { KeyedCache } from '../gpu/cache.js';
 import { checkArray, checkFloats } from '../gpu/checks.js';
 import { dispatch, recordPass } from '../gpu/dispatch.js';
@@ -13,9 +14,10 @@ import { checkAnyShape } from './validate.js';
 export type ActivationKind = keyof typeof ACTIVATION_KIND;
 export const ACTIVATIONS = Object.keys(ACTIVATION_KIND) as ActivationKind[];
 
-/** Uniform, outputs and bind groups for one element count. */
+/** Uniform, outputs and bind groups for one element count; its buffers are its own. */
 interface ActivationPlan {
   size: number;
+  owned: OwnedBuffers;
   params: GPUBuffer;
   y: GPUBuffer;
   /** created with the first backward() */
@@ -23,6 +25,7 @@ interface ActivationPlan {
   forward: KeyedCache<GPUBindGroup>;
   backward: KeyedCache<GPUBindGroup>;
   writes(buffer: GPUBuffer): boolean;
+  destroy(): void;
 }
 
 export class Activation extends GpuModule<ActivationPlan> {
@@ -54,14 +57,17 @@ export class Activation extends GpuModule<ActivationPlan> {
   }
 
   private plan(size: number): ActivationPlan {
-    return this.planFor([size], () => {
+    return this.planFor([size], (label) => {
+      const owned = new OwnedBuffers(this.device, label);
       const plan: ActivationPlan = {
         size,
-        params: this.buffers.uniform(`[${size}] params`, uniforms.activation, { size }),
-        y: this.buffers.tensor(`[${size}] y`, size),
+        owned,
+        params: owned.uniform('params', uniforms.activation, { size }),
+        y: owned.tensor('y', size),
         forward: new KeyedCache(),
         backward: new KeyedCache(),
         writes: (buffer) => buffer === plan.y || buffer === plan.dx,
+        destroy: () => owned.destroy(),
       };
       return plan;
     });
@@ -97,7 +103,7 @@ export class Activation extends GpuModule<ActivationPlan> {
     const plan = this.last ?? fail(`${this.name}: backward() called before any forward()`);
     checkFloats('dy', dy, plan.size);
     this.checkNotOutput('dy', dy, 'layer');
-    const dx = (plan.dx ??= this.buffers.tensor(`[${plan.size}] dx`, plan.size));
+    const dx = (plan.dx ??= plan.owned.tensor('dx', plan.size));
     const group = plan.backward.get([dy], () =>
       this.pipelines.bindGroup(nnStages.activation, `${this.name} [${plan.size}] backward`, {
         params: { buffer: plan.params }, input: { buffer: plan.y }, dy: { buffer: dy }, output: { buffer: dx },

@@ -3,7 +3,7 @@
 // Forward and both backward products run through one tiled matrix-multiply kernel
 // (shaders/matmul.wgsl) specialised by override constants.
 import { isCpuAdapter, simpleWorkgroupSize } from '../gpu/adapter.js';
-import { outputUsage, type OwnedBuffers } from '../gpu/buffers.js';
+import { outputUsage, OwnedBuffers } from '../gpu/buffers.js';
 import { KeyedCache } from '../gpu/cache.js';
 import { checkArray, checkBoolean, checkFloats, checkNumber, checkOptionNames, checkOptions, checkPositiveInteger } from '../gpu/checks.js';
 import { dispatch, recordPass } from '../gpu/dispatch.js';
@@ -60,16 +60,18 @@ function checkTuning(device: GPUDevice, tuning: MatmulTuning): MatmulTuning {
   return { side, depth };
 }
 
-/** Uniforms, outputs and bind groups for one batch size. */
+/** Uniforms, outputs and bind groups for one batch size; its buffers are its own. */
 class LinearPlan {
   readonly y: GPUBuffer;
   readonly uniforms: { forward: GPUBuffer; weightGrad: GPUBuffer; inputGrad: GPUBuffer; biasGrad: GPUBuffer };
   readonly groups = { forward: new KeyedCache<GPUBindGroup>(), weightGrad: new KeyedCache<GPUBindGroup>(), inputGrad: new KeyedCache<GPUBindGroup>(), biasGrad: new KeyedCache<GPUBindGroup>() };
   readonly blocks: { forward: number; weightGrad: number; inputGrad: number };
+  private readonly owned: OwnedBuffers;
   private dxBuffer?: GPUBuffer;
 
   constructor(
-    private readonly buffers: OwnedBuffers,
+    device: GPUDevice,
+    label: string,
     readonly batch: number,
     private readonly inFeatures: number,
     outFeatures: number,
@@ -83,25 +85,29 @@ class LinearPlan {
     const forward = product(batch, outFeatures, inFeatures);
     const weightGrad = product(outFeatures, inFeatures, batch);
     const inputGrad = product(batch, inFeatures, outFeatures);
-    const name = `[${batch}]`;
+    const owned = (this.owned = new OwnedBuffers(device, label));
     this.uniforms = {
-      forward: buffers.uniform(`${name} forward params`, uniforms.matmul, forward),
-      weightGrad: buffers.uniform(`${name} dweight params`, uniforms.matmul, weightGrad),
-      inputGrad: buffers.uniform(`${name} dx params`, uniforms.matmul, inputGrad),
-      biasGrad: buffers.uniform(`${name} dbias params`, uniforms.biasGrad, { rows: batch, cols: outFeatures }),
+      forward: owned.uniform('forward params', uniforms.matmul, forward),
+      weightGrad: owned.uniform('dweight params', uniforms.matmul, weightGrad),
+      inputGrad: owned.uniform('dx params', uniforms.matmul, inputGrad),
+      biasGrad: owned.uniform('dbias params', uniforms.biasGrad, { rows: batch, cols: outFeatures }),
     };
     this.blocks = { forward: forward.blocks, weightGrad: weightGrad.blocks, inputGrad: inputGrad.blocks };
-    this.y = buffers.tensor(`${name} y`, batch * outFeatures);
+    this.y = owned.tensor('y', batch * outFeatures);
   }
 
   /** The dx output, created with the first backward that asks for it. */
   get dx(): GPUBuffer {
-    this.dxBuffer ??= this.buffers.tensor(`[${this.batch}] dx`, this.batch * this.inFeatures);
+    this.dxBuffer ??= this.owned.tensor('dx', this.batch * this.inFeatures);
     return this.dxBuffer;
   }
 
   writes(buffer: GPUBuffer): boolean {
     return buffer === this.y || buffer === this.dxBuffer;
+  }
+
+  destroy(): void {
+    this.owned.destroy();
   }
 }
 
@@ -163,7 +169,7 @@ export class Linear extends GpuModule<LinearPlan> {
   }
 
   private plan(batch: number): LinearPlan {
-    return this.planFor([batch], () => new LinearPlan(this.buffers, batch, this.inFeatures, this.outFeatures, this.tuning.side));
+    return this.planFor([batch], (label) => new LinearPlan(this.device, label, batch, this.inFeatures, this.outFeatures, this.tuning.side));
   }
 
   private matmul(transA: boolean, transB: boolean, bias: boolean): GPUComputePipeline {

@@ -5,7 +5,7 @@
 // cannot be checked before the kernel runs: rows with a label out of range are
 // counted there, and read() reports them (and a NaN loss).
 import { simpleWorkgroupSize } from '../gpu/adapter.js';
-import { outputUsage } from '../gpu/buffers.js';
+import { outputUsage, OwnedBuffers } from '../gpu/buffers.js';
 import { KeyedCache } from '../gpu/cache.js';
 import { checkArray, checkBoolean, checkFloats, checkOptions, checkPositiveInteger } from '../gpu/checks.js';
 import { dispatch, recordPass } from '../gpu/dispatch.js';
@@ -36,6 +36,7 @@ export interface LossReading {
 /** Fields of the Total struct in softmax-cross-entropy.wgsl. */
 const TOTAL_FLOATS = parseStruct(nnStages.softmaxCrossEntropy.source, 'Total').length;
 
+/** Uniform, dlogits, row losses and bind groups for one row count; its buffers are its own. */
 interface LossPlan {
   rows: number;
   params: GPUBuffer;
@@ -43,6 +44,7 @@ interface LossPlan {
   rowStats: GPUBuffer;
   groups: KeyedCache<GPUBindGroup>;
   writes(buffer: GPUBuffer): boolean;
+  destroy(): void;
 }
 
 export class SoftmaxCrossEntropy extends GpuModule<LossPlan> {
@@ -63,15 +65,17 @@ export class SoftmaxCrossEntropy extends GpuModule<LossPlan> {
   }
 
   private plan(rows: number): LossPlan {
-    return this.planFor([rows], () => {
-      const grad = this.buffers.tensor(`[${rows}] dlogits`, this.gradient ? rows * this.classes : 1);
+    return this.planFor([rows], (label) => {
+      const owned = new OwnedBuffers(this.device, label);
+      const grad = owned.tensor('dlogits', this.gradient ? rows * this.classes : 1);
       return {
         rows,
-        params: this.buffers.uniform(`[${rows}] params`, uniforms.softmaxCrossEntropy, { rows, classes: this.classes, invRows: 1 / rows }),
+        params: owned.uniform('params', uniforms.softmaxCrossEntropy, { rows, classes: this.classes, invRows: 1 / rows }),
         grad,
-        rowStats: this.buffers.tensor(`[${rows}] row losses`, rows * 4), // vec3f: 16 bytes a row
+        rowStats: owned.tensor('row losses', rows * 4), // vec3f: 16 bytes a row
         groups: new KeyedCache(),
         writes: (buffer) => buffer === grad,
+        destroy: () => owned.destroy(),
       };
     });
   }

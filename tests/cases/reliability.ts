@@ -6,7 +6,7 @@ import { BatchNorm, CPU_TUNING, GPU_TUNING, ReferenceBatchNorm, reference, type 
 import { check, expectClose, expectError } from '../../support/compare.js';
 import { activations, elements, featuresOf, normal, rng } from '../../support/data.js';
 import { GRAD_TOL, STATS_TOL, Y_TOL } from '../../support/tolerances.js';
-import { TestBuffers } from '../support/gpu.js';
+import { liveBuffers, TestBuffers } from '../support/gpu.js';
 import { using, type Case } from './case.js';
 
 /** The bound: the batch mean within this of the float64 mean of the same f32 inputs. */
@@ -119,26 +119,6 @@ const gradGammaSumCases: Case[] = TUNINGS.flatMap(([label, tuning]) =>
   ),
 );
 
-/** Live buffers a module created, counted by wrapping the device's createBuffer and each buffer's destroy. */
-async function liveBuffers<T>(device: GPUDevice, prefix: string, body: (live: () => number) => Promise<T>): Promise<T> {
-  const alive = new Set<GPUBuffer>();
-  const { createBuffer } = device;
-  device.createBuffer = (d) => {
-    const b = createBuffer.call(device, d);
-    if (d.label?.startsWith(prefix)) {
-      alive.add(b);
-      const destroy = b.destroy.bind(b);
-      b.destroy = () => (alive.delete(b), destroy());
-    }
-    return b;
-  };
-  try {
-    return await body(() => alive.size);
-  } finally {
-    delete (device as Partial<GPUDevice>).createBuffer;
-  }
-}
-
 const MAX_LIVE = 64;
 
 const raggedLoops: Case[] = (['GPU buffers', 'typed arrays'] as const).map((api): Case => ({
@@ -147,7 +127,7 @@ const raggedLoops: Case[] = (['GPU buffers', 'typed arrays'] as const).map((api)
     const c = 8;
     const layout = 'NC';
     await using(new TestBuffers(device), (buffers) =>
-      liveBuffers(device, 'batchnorm[', async (live) => {
+      liveBuffers(device, (label) => label.startsWith('batchnorm['), async (live) => {
         const bn = new BatchNorm(device, { numFeatures: c, layout });
         await using(bn, async () => {
           const ref = new ReferenceBatchNorm({ numFeatures: c, layout });

@@ -32,7 +32,7 @@ import * as R from '../../src/nn/reference.js';
 import { check, expectClose, expectEqual, expectError } from '../../support/compare.js';
 import { TRAINING_TOL } from '../../support/tolerances.js';
 import { activations, normal, rng } from '../../support/data.js';
-import { counting, download, TestBuffers } from '../support/gpu.js';
+import { counting, download, liveBuffers, TestBuffers } from '../support/gpu.js';
 import { using, type Case } from './case.js';
 import { foldCases } from './fold.js';
 
@@ -390,6 +390,37 @@ const networkCases: Case[] = [
   }),
   trainingStepCase('batchnorm-relu', 'momentum', { learningRate: 0.05, beta1: 0.8, nesterov: true, weightDecay: 1e-3 }),
   trainingStepCase('bias-tanh', 'rmsprop', { learningRate: 0.01, beta2: 0.9, eps: 1e-6, weightDecay: 1e-3 }),
+  {
+    name: 'a 150-step loop over random batch sizes keeps its live buffers bounded (8 shapes a layer), with parameters matching the reference',
+    run: (device) =>
+      // readback buffers are left out: each module keeps up to 4 of them, whatever the shapes
+      liveBuffers(device, (label) => !label.includes(' readback '), async (live) => {
+        await using(new Sequential(device, network(device, 'batchnorm-relu', 10, 4, 150)), async (model) => {
+          model.compile({ optimizer: { type: 'sgd', learningRate: 0.05 } });
+          const refOpt = new R.ReferenceOptimizer('sgd', { learningRate: 0.05 });
+          let ref = await mirror(model);
+          const pick = rng(151);
+          const counts: number[] = [];
+          for (let s = 0; s < 150; s++) {
+            const rows = 2 + Math.floor(pick() * 60);
+            const x = activations('NC', [rows, 10], 152 + s);
+            const labels = labelsFor(rows, 4, 153 + s);
+            model.trainStep(x, labels, [rows, 10]);
+            ref.trainStep(x, labels, rows, refOpt);
+            counts.push(live());
+            if (s % 50 === 49) {
+              await expectSameParameters(model, ref, `step ${s + 1}, batch ${rows}`);
+              ref = await mirror(model); // float32 and float64 drift apart over many steps: start again level
+            }
+          }
+          // by step 50 every layer has met more than 8 batch sizes: from then on, no growth
+          const early = Math.max(...counts.slice(0, 50));
+          const late = Math.max(...counts.slice(50));
+          check(late <= early, `live buffers grew from ${early} (steps 1-50) to ${late} (steps 51-150)`);
+        });
+        check(live() === 0, `${live()} buffers still alive after destroy()`);
+      }),
+  },
   {
     name: 'evaluate() and predict() use running statistics (eval mode) and restore training mode; they match the reference in eval',
     run: (device) =>

@@ -61,3 +61,26 @@ export async function counting<T>(device: GPUDevice, body: (counts: Counts) => P
     delete (device.queue as Partial<GPUQueue>).submit;
   }
 }
+
+/**
+ * Live buffers whose label `counted` accepts (a module's name first, say), counted by
+ * wrapping the device's createBuffer and each buffer's destroy.
+ */
+export async function liveBuffers<T>(device: GPUDevice, counted: (label: string) => boolean, body: (live: () => number) => Promise<T>): Promise<T> {
+  const alive = new Set<GPUBuffer>();
+  const { createBuffer } = device;
+  device.createBuffer = (d) => {
+    const b = createBuffer.call(device, d);
+    if (d.label !== undefined && counted(d.label)) {
+      alive.add(b);
+      const destroy = b.destroy.bind(b);
+      b.destroy = () => (alive.delete(b), destroy());
+    }
+    return b;
+  };
+  try {
+    return await body(() => alive.size);
+  } finally {
+    delete (device as Partial<GPUDevice>).createBuffer;
+  }
+}
