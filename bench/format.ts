@@ -23,7 +23,7 @@ export const peerRatio = (row: Pick<BenchRow, 'peer' | 'latencyMs'>) => (row.pee
 export function progressLine(row: MeasuredRow, index: number, total: number, peerName?: string): string {
   const width = String(total).length;
   const head = `[${String(index + 1).padStart(width)}/${total}] ${row.group} · ${row.op}`;
-  const ours = `${row.dispatches} dispatches, latency ${formatMs(row.latencyMs)}, throughput ${formatMs(row.throughputMs)} (${row.gbps.toFixed(2)} GB/s)`;
+  const ours = `${row.dispatches} dispatches, encoded in ${row.encodeUs.toFixed(0)} µs, latency ${formatMs(row.latencyMs)}, throughput ${formatMs(row.throughputMs)} (${row.gbps.toFixed(2)} GB/s)`;
   const r = peerRatio(row);
   const peer = peerName ? ` · ${peerName}: ${r === undefined ? row.peer.skipped : `${formatMs(row.peer.ms!)} (${ratio(r)}× ours)`}` : '';
   return `${head}: ${ours}${peer}`;
@@ -38,7 +38,7 @@ export function floorLine(floor: FloorMeasure, rows: BenchRow[]): string {
   return `  floor on ${floor.elements.toLocaleString('en')} elements: ${floor.gbps.toFixed(2)} GB/s (${floor.config}; measured ${measured}) → × floor: ${groups.join('; ')}`;
 }
 
-const HEADER = ['shape', 'op', 'dispatches', 'latency ms', 'throughput ms', 'GB/s', '× floor', 'floor ms', 'peer ms', 'peer × ours'];
+const HEADER = ['shape', 'op', 'dispatches', 'encode µs', 'latency ms', 'throughput ms', 'GB/s', '× floor', 'floor ms', 'peer ms', 'peer × ours'];
 
 function cells(row: BenchRow): string[] {
   const r = peerRatio(row);
@@ -46,6 +46,7 @@ function cells(row: BenchRow): string[] {
     row.group,
     row.op,
     String(row.dispatches),
+    row.encodeUs.toFixed(0),
     ms(row.latencyMs),
     ms(row.throughputMs),
     row.gbps.toFixed(2),

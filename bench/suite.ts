@@ -6,7 +6,7 @@ import { adapterName } from 'webgpu-batchnorm';
 import { measureFloor } from './floor.js';
 import { countingEncoder, submitAndWait } from './gpu.js';
 import { floorLine, formatMs, NO_PEER, progressLine } from './format.js';
-import { batchSize, Iterations, latency, median, throughput, warmUp } from './timing.js';
+import { batchSize, encodeMicros, Iterations, latency, median, throughput, warmUp } from './timing.js';
 import type { BenchEntry, BenchRow, FloorMeasure, MeasuredRow, OursMeasure, Peer, PeerResult, PeerTask, SuiteResult } from './types.js';
 
 export interface SuiteOptions {
@@ -18,6 +18,9 @@ export interface SuiteOptions {
 
 const OURS_LATENCY = { ms: 1000, min: 5, max: 200 };
 const OURS_THROUGHPUT = { ms: 1500, min: 3, max: 100 };
+const OURS_ENCODE = { ms: 200, min: 5, max: 50 };
+/** Ops recorded per sample of the host's encoding time. */
+const ENCODE_OPS = 32;
 /** The peer's time for its timed ops per row, by default. */
 const PEER_BUDGET_MS = 20_000;
 const PEER_MAX_OPS = 20;
@@ -40,8 +43,10 @@ async function measureOurs(device: GPUDevice, entry: BenchEntry): Promise<OursMe
     const lat = await latency(device, ours.encode, iterations, OURS_LATENCY);
     const k = batchSize(lat.median);
     const thr = await throughput(device, ours.encode, iterations, k, OURS_THROUGHPUT);
+    const encode = await encodeMicros(device, ours.encode, iterations, ENCODE_OPS, OURS_ENCODE);
     return {
       dispatches: counted.dispatches(),
+      encodeUs: encode.median,
       latencyMs: lat.median,
       throughputMs: thr.median,
       k,

@@ -66,6 +66,22 @@ export function throughput(device: GPUDevice, encode: Encode, iterations: Iterat
   });
 }
 
+/**
+ * Median µs the host takes to record one op: `ops` ops into an encoder that is
+ * finished and never submitted. On a GPU, where an op of 10⁶ elements runs in
+ * microseconds, this is what bounds a small op's rate.
+ */
+export function encodeMicros(device: GPUDevice, encode: Encode, iterations: Iterations, ops: number, budget: Budget) {
+  return sampled(budget, async () => {
+    const encoder = device.createCommandEncoder({ label: 'bench encode only' });
+    const t0 = performance.now();
+    for (let j = 0; j < ops; j++) encode(encoder, iterations.take());
+    const us = ((performance.now() - t0) * 1000) / ops;
+    encoder.finish();
+    return us;
+  });
+}
+
 /** Ops per throughput batch: enough that one submit's fixed cost fades (batches of about 100 ms), 4 to 64. */
 export function batchSize(latencyMs: number): number {
   return Math.min(64, Math.max(4, Math.round(100 / latencyMs)));

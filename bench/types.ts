@@ -126,6 +126,8 @@ export interface FloorMeasure {
 /** Our figures for one row. */
 export interface OursMeasure {
   dispatches: number;
+  /** Median µs the host takes to record one op (never submitted). */
+  encodeUs: number;
   /** Median of: one op, submit, wait. */
   latencyMs: number;
   /** Median per op of k ops recorded before one wait. */
