@@ -123,7 +123,9 @@ fn grad_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
       acc = addOne(acc, maskTail(t.lane, valid, tailDy(t.lane, valid)), tailX(t.lane, valid) - mean);
     }
   }
-  acc = reduceRowLanes(lid, params.lanesPerGroup, params.rowLanes, acc);
+  if (SHARED_LANES) {
+    acc = reduceRowLanes(lid, params.lanesPerGroup, params.rowLanes, acc);
+  }
   if (t.inRange && t.rowLane == 0u) {
     storeSums(t.chunk * params.slotsPerChunk + 4u * t.lane, acc, 4u);
   }

@@ -9,6 +9,13 @@
 // maxComputeWorkgroupStorageSize (16 KiB).
 var<workgroup> scratch: array<Partial, (WG_SIZE + 1u) / 2u>;
 
+// Periodic traversal: whether several threads share each lane (rowLanes > 1), so
+// the kernel merges their results here. Where each lane has one thread (NC and
+// NHWC with CPU tunings) the host sets it false, and the kernel is left without
+// barriers: SwiftShader runs a shader with any barrier as coroutines, which made
+// bn-stats 1.2-1.3x and bn-grad-reduce 1.1x slower there (Dawn, 2 cores).
+override SHARED_LANES: bool = true;
+
 // Round s: threads [s, 2s) write slots [0, s), threads [0, s) read them; a barrier
 // between the writes and the reads and another before the next round's writes.
 fn reduceRowLanes(lid: u32, lanesPerGroup: u32, rowLanes: u32, own: Partial) -> Partial {

@@ -122,7 +122,9 @@ fn stats_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
       p = combine(p, StatsPartial(momentsFromShiftedSums(n, d, d * d, x), vec4f(0.0)));
     }
   }
-  p = reduceRowLanes(lid, params.lanesPerGroup, params.rowLanes, p);
+  if (SHARED_LANES) {
+    p = reduceRowLanes(lid, params.lanesPerGroup, params.rowLanes, p);
+  }
   if (t.inRange && t.rowLane == 0u) {
     storeMoments(t.chunk * params.slotsPerChunk + 4u * t.lane, p, 4u);
   }

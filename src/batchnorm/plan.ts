@@ -208,8 +208,9 @@ export class Plan {
     const p = this.partition;
     const periodic = p.reduce === 'periodic';
     const pipeline = this.pipeline(stage, () => {
-      // EXACT_SUMS: two-sum where a thread's loop is short or interleaved (traversal.wgsl)
-      const sums = { ALIGNED: p.aligned, EXACT_SUMS: !this.tuning.contiguousItems };
+      // EXACT_SUMS: two-sum where a thread's loop is short or interleaved (traversal.wgsl);
+      // SHARED_LANES: periodic threads merge in the workgroup only where several share a lane (reduce.wgsl)
+      const sums = { ALIGNED: p.aligned, EXACT_SUMS: !this.tuning.contiguousItems, SHARED_LANES: p.fields.rowLanes > 1 };
       const entryPoint = `${stage}_${periodic ? 'periodic' : 'planes'}`;
       return stage === 'stats' ? [this.stages.stats, entryPoint, sums] : [this.stages.gradReduce, entryPoint, { ...sums, RELU: this.relu }];
     });
