@@ -67,43 +67,64 @@ fn applyOne(k: Coefficients, i: u32) {
   out4[i] = pack4(transform(k, loadX4(i), loadDy(i)));
 }
 
-// Items i, i + step, i + 2 step and i + 3 step, all four loaded before any is
-// stored: the loads stay in flight together (SwiftShader in Chrome: NC and NHWC
-// 1.3x faster).
-fn applyFour(k: Coefficients, i: u32, step: u32) {
+// Items i to i + 3, all four loaded before any is stored: the loads stay in
+// flight together.
+fn applyFour(k: Coefficients, i: u32) {
   let x0 = loadX4(i);
-  let x1 = loadX4(i + step);
-  let x2 = loadX4(i + 2u * step);
-  let x3 = loadX4(i + 3u * step);
+  let x1 = loadX4(i + 1u);
+  let x2 = loadX4(i + 2u);
+  let x3 = loadX4(i + 3u);
   out4[i] = pack4(transform(k, x0, loadDy(i)));
-  out4[i + step] = pack4(transform(k, x1, loadDy(i + step)));
-  out4[i + 2u * step] = pack4(transform(k, x2, loadDy(i + 2u * step)));
-  out4[i + 3u * step] = pack4(transform(k, x3, loadDy(i + 3u * step)));
+  out4[i + 1u] = pack4(transform(k, x1, loadDy(i + 1u)));
+  out4[i + 2u] = pack4(transform(k, x2, loadDy(i + 2u)));
+  out4[i + 3u] = pack4(transform(k, x3, loadDy(i + 3u)));
 }
 
-// Any layout: each thread owns one vec4 lane of the repeating block, so its four
-// features, and their constants, are fixed for the whole loop.
+// Rows i0 and i0 + step of two lanes (k0 and k1 their constants, i1 the second
+// lane's index), all four loaded before any is stored.
+fn applyPairRows(k0: Coefficients, k1: Coefficients, i0: u32, i1: u32, step: u32) {
+  let x0 = loadX4(i0);
+  let x1 = loadX4(i1);
+  let x2 = loadX4(i0 + step);
+  let x3 = loadX4(i1 + step);
+  out4[i0] = pack4(transform(k0, x0, loadDy(i0)));
+  out4[i1] = pack4(transform(k1, x1, loadDy(i1)));
+  out4[i0 + step] = pack4(transform(k0, x2, loadDy(i0 + step)));
+  out4[i1 + step] = pack4(transform(k1, x3, loadDy(i1 + step)));
+}
+
+fn applyTail(k: Coefficients, lane: u32) {
+  // The output buffer is padded to whole vec4s; lanes past the data write padding.
+  let valid = tailMask(lane);
+  out4[params.blocks * params.lanes + lane] = pack4(transform(k, tailX(lane, valid), loadTailDy(lane, valid)));
+}
+
+// Any layout: each thread owns two neighbouring vec4 lanes of the repeating block,
+// so their features, and constants, are fixed for the whole loop.
 @compute @workgroup_size(WG_SIZE)
 fn apply_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                   @builtin(local_invocation_index) lid: u32) {
   let wg = workgroupIndex(wid, nwg);
   if (wg >= params.periodicWorkgroups) { return; }
-  let t = periodicThread(wg, lid);
+  let t = pairThread(wg, lid);
   if (!t.inRange) { return; }
-  let k = coefficients(laneFeatures(t.lane));
+  let k0 = coefficients(laneFeatures(t.lanes.x));
+  let k1 = coefficients(laneFeatures(t.lanes.y));
   let step = params.lanes;
-  let end = t.endBlock * step + t.lane;
-  var i = t.firstBlock * step + t.lane;
-  for (; i + 3u * step < end; i += 4u * step) {
-    applyFour(k, i, step);
+  let end = t.endBlock * step;
+  var block = t.firstBlock * step;   // the block's first vec4
+  for (; block + step < end; block += 2u * step) {
+    applyPairRows(k0, k1, block + t.lanes.x, block + t.lanes.y, step);
   }
-  for (; i < end; i += step) {
-    applyOne(k, i);
+  if (block < end) {
+    applyOne(k0, block + t.lanes.x);
+    applyOne(k1, block + t.lanes.y);
   }
   if (t.ownsTail) {
-    // The output buffer is padded to whole vec4s; lanes past the data write padding.
-    let valid = tailMask(t.lane);
-    out4[params.blocks * params.lanes + t.lane] = pack4(transform(k, tailX(t.lane, valid), loadTailDy(t.lane, valid)));
+    applyTail(k0, t.lanes.x);
+    if (4u * t.lanes.y < params.tailLen) {
+      applyTail(k1, t.lanes.y);
+    }
   }
 }
 
@@ -123,7 +144,7 @@ fn apply_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
       let end = c.index + run;
       var i = c.index;
       for (; i + 3u < end; i += 4u) {
-        applyFour(k, i, 1u);
+        applyFour(k, i);
       }
       for (; i < end; i++) {
         applyOne(k, i);

@@ -142,6 +142,39 @@ fn periodicThread(wg: u32, lid: u32) -> PeriodicThread {
   return PeriodicThread(lane, inRange, rowLane, chunk, first, end, ownsTail);
 }
 
+// The same workgroups with each thread owning two neighbouring lanes, and so twice
+// the threads down the blocks (bn-apply): four threads side by side then cover 128
+// contiguous bytes of a block, which SwiftShader streams 1.3-1.5x faster than 64
+// (CPU adapters run four threads in one SIMD group). Where a lane group has one
+// lane, or the lanes end in the first of a pair, the second lane repeats the
+// first: the thread does the same work twice.
+struct PairThread {
+  lanes: vec2u,
+  inRange: bool,    // lanes.x < lanes
+  rowLane: u32,
+  chunk: u32,
+  firstBlock: u32,
+  endBlock: u32,
+  ownsTail: bool,   // these lanes of the partial last block too
+}
+
+fn pairThread(wg: u32, lid: u32) -> PairThread {
+  let laneGroup = wg % params.laneGroups;
+  let chunk = wg / params.laneGroups;
+  let pairsPerGroup = max(params.lanesPerGroup / 2u, 1u);
+  let rowLanes = params.rowLanes * params.lanesPerGroup / pairsPerGroup;
+  let first = laneGroup * params.lanesPerGroup + 2u * (lid % pairsPerGroup);
+  let second = select(first, first + 1u, params.lanesPerGroup > 1u && first + 1u < params.lanes);
+  let rowLane = lid / pairsPerGroup;
+  let blocksPerRowLane = (params.blocksPerChunk + rowLanes - 1u) / rowLanes;
+  let chunkEnd = min((chunk + 1u) * params.blocksPerChunk, params.blocks);
+  let firstBlock = min(chunk * params.blocksPerChunk + rowLane * blocksPerRowLane, chunkEnd);
+  let endBlock = min(firstBlock + blocksPerRowLane, chunkEnd);
+  let inRange = first < params.lanes;
+  let ownsTail = inRange && rowLane == 0u && chunk + 1u == params.periodicChunks && 4u * first < params.tailLen;
+  return PairThread(vec2u(first, second), inRange, rowLane, chunk, firstBlock, endBlock, ownsTail);
+}
+
 // Element offsets of lane q's four values within a block.
 fn laneOffsets(lane: u32) -> vec4u {
   return vec4u(4u * lane) + vec4u(0u, 1u, 2u, 3u);
