@@ -1,6 +1,7 @@
 // Wall-clock timing of GPU work (SwiftShader's timestamp queries disagree with the
 // wall clock, docs/design.md): latency is one op, submit, wait; throughput is k ops
-// recorded into one encoder before one wait. Both are medians after warm-up.
+// recorded into one encoder, then timed from their submit to the wait's end (the
+// device's rate; the host's recording is `encodeMicros`). Medians after warm-up.
 import { submitAndWait } from './gpu.js';
 
 export type Encode = (encoder: GPUCommandEncoder, iteration: number) => void;
@@ -55,12 +56,17 @@ export function latency(device: GPUDevice, encode: Encode, iterations: Iteration
   });
 }
 
-/** Median ms per op of k ops recorded into one encoder before one wait. */
+/**
+ * Median ms per op of k ops recorded into one encoder, from their submit to the
+ * wait's end: what the device takes, with one submit's fixed cost shared by k.
+ * Recording is left out (`encodeMicros` times it): on a GPU, a caller records the
+ * next ops while the device runs these.
+ */
 export function throughput(device: GPUDevice, encode: Encode, iterations: Iterations, k: number, budget: Budget) {
   return sampled(budget, async () => {
-    const t0 = performance.now();
     const encoder = device.createCommandEncoder({ label: 'bench throughput' });
     for (let j = 0; j < k; j++) encode(encoder, iterations.take());
+    const t0 = performance.now();
     await submitAndWait(device, encoder);
     return (performance.now() - t0) / k;
   });
