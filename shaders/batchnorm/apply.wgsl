@@ -46,9 +46,8 @@ fn transform(k: Coefficients, x: vec4f, dy: vec4f) -> vec4f {
     out += dy;
   }
   if (RELU) {
-    // not max(out, 0): WGSL leaves max with a NaN operand to the implementation;
-    // PyTorch's relu keeps NaN, and -0 becomes 0
-    out = select(out, vec4f(0.0), out <= vec4f(0.0));
+    // PyTorch's relu keeps NaN, and -0 becomes 0 (on the bits: see atMostZero)
+    out = select(out, vec4f(0.0), atMostZero(out));
   }
   return out;
 }

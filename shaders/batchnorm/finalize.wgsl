@@ -124,7 +124,7 @@ fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
     meanDelta = shard[2u * c + f];
     mean = pivot;
     let biased = shard[3u * c + f] / count;
-    variance = select(biased, 0.0, biased < 0.0);
+    variance = select(biased, 0.0, atMostZero(vec4f(biased)).x);
   } else {
     let m = mergePartials(f);
     pivot = unpack1(x1[wordOf(f * params.inner)], f * params.inner);
@@ -143,13 +143,12 @@ fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
     meanDelta = select(shiftedMean, plainMean - pivot, plain);
     mean = select(pivot + meanDelta, plainMean, isFinite(plainMean));
     let biased = m.m2.x / params.count;
-    variance = select(biased, 0.0, biased < 0.0);   // rounding can leave a tiny negative; NaN stays NaN
+    variance = select(biased, 0.0, atMostZero(vec4f(biased)).x);   // rounding can leave a tiny negative; NaN stays NaN
     if (MODE == SHARD) {
       // The plain mean is accurate to itself; K + (mean - K) gets its rounding error back
       // by Knuth's two-sum, so that mean + meanLow holds it to twice f32 precision.
       let sum = pivot + meanDelta;
-      let fromDelta = sum - pivot;
-      let low = (pivot - (sum - fromDelta)) + (meanDelta - fromDelta);
+      let low = twoSumError(vec4f(pivot), vec4f(meanDelta), vec4f(sum)).x;
       let c = params.features;
       shard[f] = params.count;
       shard[c + f] = select(sum, plainMean, plain);

@@ -22,7 +22,7 @@ override RELU: bool = false;
 // dy' of the vec4 at vec4 index i (stored), or dy itself without ReLU.
 fn maskVec(i: u32, dy: vec4f) -> vec4f {
   if (!RELU) { return dy; }
-  let m = select(vec4f(0.0), dy, unpack4(y4[i]) > vec4f(0.0));
+  let m = select(vec4f(0.0), dy, aboveZero(unpack4(y4[i])));
   storeMaskedVec(i, m);
   return m;
 }
@@ -31,7 +31,7 @@ fn maskVec(i: u32, dy: vec4f) -> vec4f {
 fn maskTail(lane: u32, valid: vec4<bool>, dy: vec4f) -> vec4f {
   if (!RELU) { return dy; }
   let i = params.blocks * params.lanes + lane;
-  let m = select(vec4f(0.0), dy, unpack4(y4[i]) > vec4f(0.0));
+  let m = select(vec4f(0.0), dy, aboveZero(unpack4(y4[i])));
   storeMaskedTail(i, m, valid);
   return m;
 }
@@ -39,7 +39,7 @@ fn maskTail(lane: u32, valid: vec4<bool>, dy: vec4f) -> vec4f {
 // dy' of the scalar at index i.
 fn maskScalar(i: u32, dy: f32) -> f32 {
   if (!RELU) { return dy; }
-  let m = select(0.0, dy, unpack4(y4[i / 4u])[i % 4u] > 0.0);
+  let m = select(0.0, dy, aboveZero(unpack4(y4[i / 4u]))[i % 4u]);
   storeMaskedScalar(i, m);
   return m;
 }
@@ -62,15 +62,15 @@ fn combine(a: GradSums, b: GradSums) -> GradSums {
 // Loops add two values per call into one of two GradSums (independent adds); the
 // products compensated as traversal.wgsl's accumulate says (per tuning).
 fn addTwo(a: GradSums, dy0: vec4f, xc0: vec4f, dy1: vec4f, xc1: vec4f) -> GradSums {
-  let p0 = dy0 * xc0;
-  let p1 = dy1 * xc1;
+  let p0 = opaque(dy0 * xc0);   // else fma(dy0, xc0, -p0) may fold to 0 (traversal.wgsl)
+  let p1 = opaque(dy1 * xc1);
   let s = accumulateTwo(a.dyXc, p0, p1);
   let rounding = fma(dy0, xc0, -p0) + fma(dy1, xc1, -p1);
   return GradSums(a.dy + (dy0 + dy1), Compensated(s.hi, s.lo + rounding));
 }
 
 fn addOne(a: GradSums, dy: vec4f, xc: vec4f) -> GradSums {
-  let p = dy * xc;
+  let p = opaque(dy * xc);
   let s = accumulate(a.dyXc, p);
   return GradSums(a.dy + dy, Compensated(s.hi, s.lo + fma(dy, xc, -p)));
 }

@@ -8,6 +8,7 @@ const STATISTICS_SECTIONS = 4u;   // count, mean, meanLow, M2
 
 struct MergeParams {
   features: u32,
+  zeroBits: u32,   // 0, unknown to the compiler (traversal.wgsl's opaque(), copied: this stage has no Params)
 }
 
 @group(0) @binding(0) var<uniform> params: MergeParams;
@@ -42,7 +43,7 @@ fn merge_shards(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     n = total;
   }
   // reference + offset to twice f32 precision (Knuth's two-sum)
-  let mean = reference + offset;
+  let mean = bitcast<f32>(bitcast<u32>(reference + offset) ^ params.zeroBits);
   let fromOffset = mean - reference;
   merged[f] = n;
   merged[c + f] = mean;

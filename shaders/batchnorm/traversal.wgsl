@@ -56,6 +56,7 @@ struct Params {
   slotRepeat: u32,
   slotInner: u32,
   partialChunks: u32,
+  zeroBits: u32,            // 0, unknown to the compiler: see opaque()
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -270,10 +271,28 @@ struct Compensated {
   lo: vec4f,   // what hi misses: the sum is hi + lo
 }
 
+// v itself, through an operation a compiler cannot see through. WGSL lets compilers
+// reassociate float arithmetic, and some do (NVIDIA's Vulkan driver): knowing
+// s = a + b, they fold (s - a) - b to 0, and every error term below with it. So each
+// step of an error term goes through opaque(): there, hiding only the sums left the
+// mean of a long contiguous run short of its test (measured on an H200). CPU
+// adapters keep float order (SwiftShader's compiler does), and there the XORs would
+// cost 11-17 % of an op: the host sets OPAQUE_SUMS false for them.
+override OPAQUE_SUMS: bool = true;
+
+fn opaque(v: vec4f) -> vec4f {
+  if (OPAQUE_SUMS) {
+    return bitcast<vec4f>(bitcast<vec4u>(v) ^ vec4u(params.zeroBits));
+  }
+  return v;
+}
+
 // The rounding error of s = a + b (Knuth's two-sum: exact for any a, b).
 fn twoSumError(a: vec4f, b: vec4f, s: vec4f) -> vec4f {
-  let bb = s - a;
-  return (a - (s - bb)) + (b - bb);
+  let t = opaque(s);
+  let bb = opaque(t - a);
+  let aa = opaque(t - bb);
+  return opaque(a - aa) + opaque(b - bb);
 }
 
 fn addCompensated(a: Compensated, b: Compensated) -> Compensated {
@@ -290,18 +309,37 @@ fn addCompensated(a: Compensated, b: Compensated) -> Compensated {
 override EXACT_SUMS: bool = true;
 
 fn accumulate(a: Compensated, x: vec4f) -> Compensated {
-  let t = a.hi + x;
+  let t = opaque(a.hi + x);
   if (EXACT_SUMS) {
     return Compensated(t, a.lo + twoSumError(a.hi, x, t));
   }
-  return Compensated(t, a.lo + ((a.hi - t) + x));
+  return Compensated(t, a.lo + opaque(opaque(a.hi - t) + x));
 }
 
 fn accumulateTwo(a: Compensated, x0: vec4f, x1: vec4f) -> Compensated {
   if (EXACT_SUMS) {
     return accumulate(accumulate(a, x0), x1);
   }
-  let t0 = a.hi + x0;
-  let t1 = t0 + x1;
-  return Compensated(t1, a.lo + (((a.hi - t0) + x0) + ((t0 - t1) + x1)));
+  let t0 = opaque(a.hi + x0);
+  let t1 = opaque(t0 + x1);
+  let e0 = opaque(opaque(a.hi - t0) + x0);
+  let e1 = opaque(opaque(t0 - t1) + x1);
+  return Compensated(t1, a.lo + opaque(e0 + e1));
+}
+
+// ---- decisions on the bits --------------------------------------------------------
+// WGSL lets a compiler assume that no float is NaN, and some use it (NVIDIA's Vulkan
+// driver turns select(v, 0, v <= 0) into max(v, 0), which returns 0 for NaN). Where
+// NaN must flow through as PyTorch lets it, the comparison is made on the bits.
+
+// v <= 0: +0, and every value with the sign bit from -0 to -Infinity (not NaN).
+fn atMostZero(v: vec4f) -> vec4<bool> {
+  let u = bitcast<vec4u>(v);
+  return (u == vec4u(0u)) | ((u >= vec4u(0x80000000u)) & (u <= vec4u(0xff800000u)));
+}
+
+// v > 0: from the smallest subnormal to +Infinity (not NaN).
+fn aboveZero(v: vec4f) -> vec4<bool> {
+  let u = bitcast<vec4u>(v);
+  return (u >= vec4u(1u)) & (u <= vec4u(0x7f800000u));
 }

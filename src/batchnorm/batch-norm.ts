@@ -647,7 +647,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     const floats = STATISTICS_SECTIONS * this.numFeatures;
     this.mergeState ??= {
       output: this.buffers.create('merged statistics', floats * 4, outputUsage()),
-      uniform: this.buffers.uniform('merge params', mergeFields, { features: this.numFeatures }),
+      uniform: this.buffers.uniform('merge params', mergeFields, { features: this.numFeatures, zeroBits: 0 }),
       records: 0,
     };
     return this.mergeState;

@@ -2,6 +2,7 @@
 // workgroups, the uniform buffer, scratch and output buffers, and the bind
 // groups. It is built on the first call with a shape and reused after that, so a
 // steady training loop creates no GPU objects.
+import { isCpuAdapter } from '../gpu/adapter.js';
 import { OwnedBuffers, outputUsage } from '../gpu/buffers.js';
 import { KeyedCache } from '../gpu/cache.js';
 import { dispatch } from '../gpu/dispatch.js';
@@ -96,6 +97,7 @@ export class Plan {
       momentum: options.momentum ?? 0,
       cumulative: options.momentum === null ? 1 : 0,
       unbiased: options.unbiasedRunningVar ? 1 : 0,
+      zeroBits: 0, // traversal.wgsl's opaque(): a 0 the shader compiler cannot see
     });
     this.partials = this.owned.create('partials', this.partition.partialFloats * 4, GPUBufferUsage.STORAGE);
     this.y = this.tensor('y');
@@ -131,7 +133,8 @@ export class Plan {
     let pipeline = this.resolved.get(key);
     if (!pipeline) {
       const [source, entryPoint, constants] = specialize();
-      pipeline = this.pipelines.pipeline(source, entryPoint, { WG_SIZE: this.tuning.workgroupSize, ...constants });
+      const opaqueSums = !isCpuAdapter(this.device.adapterInfo); // traversal.wgsl's opaque()
+      pipeline = this.pipelines.pipeline(source, entryPoint, { WG_SIZE: this.tuning.workgroupSize, OPAQUE_SUMS: opaqueSums, ...constants });
       this.resolved.set(key, pipeline);
     }
     return pipeline;
