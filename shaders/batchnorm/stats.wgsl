@@ -11,20 +11,6 @@
 
 override ALIGNED: bool = true;   // planes: inner % 4 == 0, so items are vec4
 
-// The moments and the low part of their plain sum of x (Moments.sumX is its high
-// part): merged in the workgroup tree with the plain sum's rounding errors kept.
-struct StatsPartial {
-  m: Moments,
-  low: vec4f,
-}
-
-alias Partial = StatsPartial;
-
-fn combine(a: StatsPartial, b: StatsPartial) -> StatsPartial {
-  let m = chanMerge(a.m, b.m);
-  return StatsPartial(m, (a.low + b.low) + twoSumError(a.m.sumX, b.m.sumX, m.sumX));
-}
-
 // Saturates at 2^32 - 1 rather than wrapping to 0 (which would make momentum null divide by 0).
 fn countBatch(wg: u32, lid: u32) {
   if (wg == 0u && lid == 0u) {
