@@ -1,7 +1,7 @@
 // The partition of shapes into workgroups: invariants over many shapes and tunings.
 import { describe, expect, it } from 'vitest';
 import { canonicalView, LAYOUTS, type Layout } from '../src/batchnorm/layout.js';
-import { CPU_TUNING, GPU_TUNING, MAX_PARTIALS_PER_FEATURE, partition, type Tuning } from '../src/batchnorm/partition.js';
+import { CPU_TUNING, GPU_TUNING, MAX_PARTIALS_PER_FEATURE, MAX_SERIAL_PARTIALS, partition, type Tuning } from '../src/batchnorm/partition.js';
 import { PARTIAL_SECTIONS } from '../src/batchnorm/stages.js';
 import { dispatchSize } from '../src/gpu/dispatch.js';
 import { rng } from '../support/data.js';
@@ -70,6 +70,14 @@ describe.each(TUNINGS)('partition with tuning %j', (tuning) => {
     expect(perFeature).toBeLessThanOrEqual(Math.max(MAX_PARTIALS_PER_FEATURE, f.slotRepeat * f.slotInner));
     expect(f.slotsPerChunk).toBe(p.reduce === 'periodic' ? f.repeat * f.period : view.features);
     expect(p.partialFloats).toBe(PARTIAL_SECTIONS * f.partialChunks * f.slotsPerChunk);
+    // merging: a feature's threads side by side with other features', each with a run of its partials
+    expect(f.mergeLanes * f.mergeRowLanes).toBe(tuning.workgroupSize);
+    expect(Math.log2(f.mergeRowLanes) % 1).toBe(0);
+    expect(p.workgroupMerge).toBe(perFeature > MAX_SERIAL_PARTIALS);
+    if (p.workgroupMerge) expect(Math.floor(perFeature / f.mergeRowLanes)).toBeGreaterThanOrEqual(4);
+    else expect(f.mergeRowLanes).toBe(1);
+    expect(p.mergeWorkgroups * f.mergeLanes).toBeGreaterThanOrEqual(view.features);
+    expect((p.mergeWorkgroups - 1) * f.mergeLanes).toBeLessThan(view.features);
     if (view.inner === 1) expect([p.reduce, p.apply]).toEqual(['periodic', 'periodic']);
     if (!p.aligned) expect(p.apply).toBe('periodic');
   });

@@ -56,6 +56,8 @@ struct Params {
   slotRepeat: u32,
   slotInner: u32,
   partialChunks: u32,
+  mergeLanes: u32,          // bn-finalize and bn-grad-finalize: features side by side in a workgroup,
+  mergeRowLanes: u32,       //   and threads that merge each one's partials together (a power of 2)
   zeroBits: u32,            // 0, unknown to the compiler: see opaque()
 }
 

@@ -44,17 +44,32 @@ export interface Partition {
   periodicWorkgroups: number;
   planeWorkgroups: number;
   featureWorkgroups: number;
+  /** bn-finalize and bn-grad-finalize merge each feature's partials with mergeRowLanes threads (many partials), not one. */
+  workgroupMerge: boolean;
+  /** Their workgroups when they do: mergeLanes features to each. */
+  mergeWorkgroups: number;
   partialFloats: number;
 }
 
 /**
- * At most this many partials per feature: bn-finalize merges them on one thread
- * (pairwise, so its rounding grows with log2 of the count), so the count bounds its time.
+ * At most this many partials per feature: bn-finalize merges them pairwise, so its
+ * rounding grows with log2 of the count, and the count bounds its time.
  */
 export const MAX_PARTIALS_PER_FEATURE = 256;
 
+/**
+ * Above this many partials per feature, the threads of a workgroup merge a feature's
+ * partials together (GPU tunings, up to 256: one thread took 15x eval's whole forward
+ * on an H200). At or below it one thread does, without barriers: CPU tunings have
+ * 4-16, and SwiftShader runs a shader with any barrier as coroutines.
+ */
+export const MAX_SERIAL_PARTIALS = 16;
+/** Partials each merging thread takes at least, in order, before the workgroup tree. */
+const PARTIALS_PER_MERGE_THREAD = 4;
+
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 const nextPow2 = (v: number) => 2 ** Math.ceil(Math.log2(Math.max(1, v)));
+const prevPow2 = (v: number) => 2 ** Math.floor(Math.log2(Math.max(1, v)));
 
 /** Splits `total` items into at most `wanted` chunks of at least `minPerChunk`; returns [chunks, perChunk]. */
 function split(total: number, wanted: number, minPerChunk: number): [number, number] {
@@ -98,6 +113,12 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
     reduce === 'periodic'
       ? { slotsPerChunk: 4 * lanes, slotRepeat: repeat, slotInner: inner, partialChunks: periodicChunks }
       : { slotsPerChunk: features, slotRepeat: 1, slotInner: 1, partialChunks: planeChunks };
+  // merging: mergeRowLanes threads per feature, a power of 2 that leaves each at least
+  // PARTIALS_PER_MERGE_THREAD partials (1: a thread per feature), mergeLanes features side by side
+  const perFeature = slots.partialChunks * slots.slotRepeat * slots.slotInner;
+  const workgroupMerge = perFeature > MAX_SERIAL_PARTIALS;
+  const mergeRowLanes = workgroupMerge ? Math.min(wg, prevPow2(Math.floor(perFeature / PARTIALS_PER_MERGE_THREAD))) : 1;
+  const mergeLanes = wg / mergeRowLanes;
   return {
     reduce,
     apply: inner === 1 || small || !aligned ? 'periodic' : 'planes',
@@ -126,10 +147,14 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
       planeWorkgroups: features * planeChunks,
       ...planeSteps(tuning, itemsPerChunk, groups, features),
       ...slots,
+      mergeLanes,
+      mergeRowLanes,
     },
     periodicWorkgroups: laneGroups * periodicChunks,
     planeWorkgroups: features * planeChunks,
     featureWorkgroups: Math.ceil(features / wg),
+    workgroupMerge,
+    mergeWorkgroups: Math.ceil(features / mergeLanes),
     partialFloats: PARTIAL_SECTIONS * slots.partialChunks * slots.slotsPerChunk,
   };
 }
