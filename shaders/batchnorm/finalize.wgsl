@@ -1,4 +1,5 @@
-// Stage 2 of a forward pass, one thread per feature: the per-feature constants.
+// Stage 2 of a forward pass, one thread per feature (with many partials per
+// feature, a feature's threads merge its partials together): the per-feature constants.
 // From batch statistics (merging bn-stats' partials) or from the running ones, it
 // writes K, mean - K, invstd and the fused scale and shift that bn-apply uses:
 //   y = (x - K) * scale + shift + beta,  scale = gamma * invstd,  shift = -(mean - K) * scale
@@ -26,6 +27,17 @@ const GIVEN = 4u;           // normalize with the statistics in `shard`
 const GIVEN_AND_RUNNING = 5u; // ... and fold them into the running statistics
 const TICK = 6u;            // count a batch (before GIVEN_AND_RUNNING, which has no stats pass to do it)
 override MODE: u32 = BATCH;
+// Batch statistics from many partials per feature (GPU tunings): merged by
+// mergeRowLanes threads per feature (mergeInWorkgroup) rather than on one thread
+// (mergePartials). The host sets it true only there: SwiftShader runs a shader with
+// any barrier as coroutines (reduce.wgsl), and CPU tunings have few partials.
+override WORKGROUP_MERGE: bool = false;
+
+// A partial's moments, the same in every column.
+fn loadPartial(s: u32) -> Moments {
+  let section = params.partialChunks * params.slotsPerChunk;
+  return Moments(vec4f(partials[s]), vec4f(partials[section + s]), vec4f(partials[2u * section + s]), vec4f(partials[3u * section + s]));
+}
 
 // Partials of feature f, merged pairwise in a fixed order (deterministic): the
 // merge of partials 2^l apart waits at level l of a stack, so rounding grows with
@@ -33,7 +45,6 @@ override MODE: u32 = BATCH;
 // rounding errors (two-sum) add up in `low`: sumX comes out rounded once, so the
 // mean near zero is not left to the luck of a float32 pairwise sum.
 fn mergePartials(f: u32) -> Moments {
-  let section = params.partialChunks * params.slotsPerChunk;
   var stack: array<Moments, 32>;
   var count = 0u;
   var low = vec4f(0.0);
@@ -41,7 +52,7 @@ fn mergePartials(f: u32) -> Moments {
     for (var j = 0u; j < params.slotRepeat; j++) {
       for (var i = 0u; i < params.slotInner; i++) {
         let s = partialSlot(chunk, f, j, i);
-        var m = Moments(vec4f(partials[s]), vec4f(partials[section + s]), vec4f(partials[2u * section + s]), vec4f(partials[3u * section + s]));
+        var m = loadPartial(s);
         var level = 0u;
         for (var k = count; (k & 1u) != 0u; k >>= 1u) {
           let merged = chanMerge(stack[level], m);
@@ -73,6 +84,23 @@ fn mergePartials(f: u32) -> Moments {
   return total;
 }
 
+// The same merge, by the threads of a workgroup: each merges its run of the
+// feature's partials in order, then the tree merges the runs, each step keeping the
+// plain sum's rounding errors as mergePartials does. Every thread calls it (barriers);
+// the feature's first row lane gets the total.
+fn mergeInWorkgroup(t: MergeThread, lid: u32) -> Moments {
+  var p = StatsPartial(Moments(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0)), vec4f(0.0));
+  if (t.first < t.end) {
+    p.m = loadPartial(nthPartialSlot(t.feature, t.first));
+    for (var k = t.first + 1u; k < t.end; k++) {
+      p = combine(p, StatsPartial(loadPartial(nthPartialSlot(t.feature, k)), vec4f(0.0)));
+    }
+  }
+  p = reduceRowLanes(lid, params.mergeLanes, params.mergeRowLanes, p);
+  p.m.sumX += p.low;
+  return p.m;
+}
+
 // By its bits: WGSL lets a compiler assume that no float is NaN or infinite.
 fn isFinite(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
@@ -93,13 +121,20 @@ fn setFeature(section: u32, f: u32, value: f32) {
 @compute @workgroup_size(WG_SIZE)
 fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
             @builtin(local_invocation_index) lid: u32) {
-  let f = threadIndex(wid, nwg, lid);
+  var f = threadIndex(wid, nwg, lid);
   if (MODE == TICK) {
     if (f == 0u) {
       let n = batches[0];
       batches[1] = select(n + 1u, n, n == 0xffffffffu);   // saturates, as bn-stats counts
     }
     return;
+  }
+  var m: Moments;   // batch statistics: the feature's partials merged
+  if (WORKGROUP_MERGE) {
+    let t = mergeThread(workgroupIndex(wid, nwg), lid);
+    m = mergeInWorkgroup(t, lid);
+    if (t.rowLane != 0u) { return; }
+    f = t.feature;
   }
   let running = MODE == BATCH_AND_RUNNING || MODE == GIVEN_AND_RUNNING;
   if (running && f == 0u) {
@@ -126,7 +161,9 @@ fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
     let biased = shard[3u * c + f] / count;
     variance = select(biased, 0.0, atMostZero(vec4f(biased)).x);
   } else {
-    let m = mergePartials(f);
+    if (!WORKGROUP_MERGE) {
+      m = mergePartials(f);
+    }
     pivot = unpack1(x1[wordOf(f * params.inner)], f * params.inner);
     // K + (mean - K) carries K's rounding, eps * |K|: large against a mean near zero
     // (K a value of N(0, 1) data, say). The plain mean of x cancels no more than the

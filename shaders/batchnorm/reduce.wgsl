@@ -1,4 +1,5 @@
-// The workgroup step of the reduce stages. Each stage names its per-thread result
+// The workgroup step of the reduce stages, and of the finalize stages where many
+// threads merge one feature's partials. Each stage names its per-thread result
 // `Partial` (an alias) and says how two combine (`combine`); this merges the
 // results of the rowLanes threads that share a lane (lanesPerGroup apart) in a
 // fixed tree, so results are bit-identical from run to run.

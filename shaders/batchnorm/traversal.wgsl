@@ -262,6 +262,33 @@ fn stepsBelow(first: u32, end: u32, step: u32) -> u32 {
   return select(0u, (end - first + step - 1u) / step, first < end);
 }
 
+// ---- merging partials -------------------------------------------------------
+// bn-finalize and bn-grad-finalize merge each feature's partials. Where a feature
+// has many (GPU tunings: up to 256), mergeRowLanes threads share it, each taking a
+// contiguous run of them in order, at least a few and none empty, and the
+// workgroup tree (reduce.wgsl) merges their results in a fixed order.
+
+struct MergeThread {
+  feature: u32,
+  rowLane: u32,   // the first row lane ends up with the feature's total
+  first: u32,     // this thread's run of the feature's partials: [first, end)
+  end: u32,
+}
+
+fn mergeThread(wg: u32, lid: u32) -> MergeThread {
+  let f = wg * params.mergeLanes + lid % params.mergeLanes;
+  let rowLane = lid / params.mergeLanes;
+  let count = select(0u, params.partialChunks * params.slotRepeat * params.slotInner, f < params.features);
+  return MergeThread(f, rowLane, rowLane * count / params.mergeRowLanes, (rowLane + 1u) * count / params.mergeRowLanes);
+}
+
+// Slot of feature f's k-th partial, counting in the order chunk, repeat, inner position.
+fn nthPartialSlot(f: u32, k: u32) -> u32 {
+  let perChunk = params.slotRepeat * params.slotInner;
+  let inChunk = k % perChunk;
+  return partialSlot(k / perChunk, f, inChunk / params.slotInner, inChunk % params.slotInner);
+}
+
 // ---- sums to about twice f32 precision ------------------------------------------
 // A float32 sum of n values of zero-mean data (N(0, 1), say) is off by
 // about eps * sqrt(n log n) even when added pairwise: more than 1e-6 of a mean near

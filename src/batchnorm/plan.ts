@@ -220,10 +220,16 @@ export class Plan {
     dispatch(this.device, pass, pipeline, group, periodic ? p.periodicWorkgroups : p.planeWorkgroups);
   }
 
+  /** Workgroups of a finalize stage, and whether its threads merge partials together (partition.workgroupMerge) or one per feature. */
+  private finalizeGrid(mergesPartials: boolean): [workgroups: number, workgroupMerge: boolean] {
+    const p = this.partition;
+    return mergesPartials && p.workgroupMerge ? [p.mergeWorkgroups, true] : [p.featureWorkgroups, false];
+  }
+
   private encodeFinalize(pass: GPUComputePassEncoder, group: GPUBindGroup, mode: keyof typeof FINALIZE_MODE): void {
-    const workgroups = mode === 'tick' ? 1 : this.partition.featureWorkgroups;
-    const pipeline = this.pipeline(`finalize ${mode}`, () => [this.stages.finalize, 'finalize', { MODE: FINALIZE_MODE[mode] }]);
-    dispatch(this.device, pass, pipeline, group, workgroups);
+    const [workgroups, merge] = this.finalizeGrid(mode === 'batch' || mode === 'batch-and-running' || mode === 'shard');
+    const pipeline = this.pipeline(`finalize ${mode}`, () => [this.stages.finalize, 'finalize', { MODE: FINALIZE_MODE[mode], WORKGROUP_MERGE: merge }]);
+    dispatch(this.device, pass, pipeline, group, mode === 'tick' ? 1 : workgroups);
   }
 
   /**

@@ -38,8 +38,8 @@ const STORAGE_FILES: Record<'float32' | HalfPath, string[]> = {
  * Each stage: grid.wgsl and traversal.wgsl (Params, the traversals, the moments);
  * the storage's element types and conversions (STORAGE_FILES) where it touches
  * tensors; tensors.wgsl (x and dy bindings, the loaders) where it reads them;
- * reduce.wgsl (the workgroup tree) where it reduces, and stats-partial.wgsl
- * (the tree's Partial) for the statistics; then its own file
+ * reduce.wgsl (the workgroup tree) where it reduces or merges partials, and
+ * stats-partial.wgsl (the tree's Partial) for the statistics; then its own file
  * (bn-grad-reduce: and its masked-dy stores for the storage). One module per stage
  * and storage: binding types cannot be overridden.
  */
@@ -48,7 +48,7 @@ function stagesFor(storage: 'float32' | HalfPath) {
   const suffix = storage === 'float32' ? '' : ` (float16 ${storage})`;
   return {
     stats: stageSource(`batchnorm stats${suffix}`, traversal, ...types, tensors, reduce, statsPartial, stats),
-    finalize: stageSource(`batchnorm finalize${suffix}`, traversal, ...types, finalize),
+    finalize: stageSource(`batchnorm finalize${suffix}`, traversal, ...types, reduce, statsPartial, finalize),
     apply: stageSource(`batchnorm apply${suffix}`, traversal, ...types, tensors, apply),
     gradReduce: stageSource(`batchnorm grad reduce${suffix}`, traversal, ...types, tensors, reduce, gradReduce, storage === 'float32' ? maskF32 : maskF16),
     gradFinalize: stageSource('batchnorm grad finalize', traversal, gradFinalize),
