@@ -1,4 +1,5 @@
-// Stage 2 of the backward pass, one thread per feature: adds up bn-grad-reduce's
+// Stage 2 of the backward pass, one thread per feature (with many partials per
+// feature, a feature's threads add them up together): adds up bn-grad-reduce's
 // partials into dbeta = sum(dy) and dgamma = invstd * sum(dy * (x - mean)), and
 // writes the constants of bn-apply's dx = dy * GRAD_DY + (x - K) * GRAD_X + GRAD_SHIFT.
 // With batch statistics, dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat)):
@@ -21,19 +22,32 @@ const RUNNING = 1u;
 const SUMS = 2u;        // write this batch's sums to `shard`, nothing else
 const GIVEN_SUMS = 3u;  // the batch-statistics gradients from the (global) sums in `shard`
 override MODE: u32 = BATCH;
+// Many partials per feature (GPU tunings): added up by mergeRowLanes threads per
+// feature (sumInWorkgroup) rather than on one thread (sumPartials); as bn-finalize's
+// WORKGROUP_MERGE, set only there.
+override WORKGROUP_MERGE: bool = false;
 
-// (sum(dy), sum(dy * (x - mean))) of feature f, from bn-grad-reduce's partials,
+// The workgroup tree's (reduce.wgsl) partial: (sum(dy), sum(dy * (x - m'))).
+alias Partial = vec2f;
+
+fn combine(a: vec2f, b: vec2f) -> vec2f {
+  return a + b;
+}
+
+fn loadPartial(s: u32) -> vec2f {
+  return vec2f(partials[s], partials[params.partialChunks * params.slotsPerChunk + s]);
+}
+
+// (sum(dy), sum(dy * (x - m'))) of feature f, from bn-grad-reduce's partials,
 // added pairwise: the same stack as bn-finalize's mergePartials, on other types
 // (WGSL has no generics).
-fn reducedSums(f: u32) -> vec2f {
-  let section = params.partialChunks * params.slotsPerChunk;
+fn sumPartials(f: u32) -> vec2f {
   var stack: array<vec2f, 32>;
   var count = 0u;
   for (var chunk = 0u; chunk < params.partialChunks; chunk++) {
     for (var j = 0u; j < params.slotRepeat; j++) {
       for (var i = 0u; i < params.slotInner; i++) {
-        let s = partialSlot(chunk, f, j, i);
-        var sums = vec2f(partials[s], partials[section + s]);
+        var sums = loadPartial(partialSlot(chunk, f, j, i));
         var level = 0u;
         for (var k = count; (k & 1u) != 0u; k >>= 1u) {
           sums = stack[level] + sums;
@@ -50,6 +64,22 @@ fn reducedSums(f: u32) -> vec2f {
       total = stack[level] + total;
     }
   }
+  return total;
+}
+
+// The same sums, by the threads of a workgroup: each adds its run of the feature's
+// partials in order, then the tree adds the runs. Every thread calls it (barriers);
+// the feature's first row lane gets the total.
+fn sumInWorkgroup(t: MergeThread, lid: u32) -> vec2f {
+  var sums = vec2f(0.0);
+  for (var k = t.first; k < t.end; k++) {
+    sums += loadPartial(nthPartialSlot(t.feature, k));
+  }
+  return reduceRowLanes(lid, params.mergeLanes, params.mergeRowLanes, sums);
+}
+
+// (sum(dy), sum(dy * (x - mean))) of feature f from its partials' total.
+fn centredSums(f: u32, total: vec2f) -> vec2f {
   // bn-grad-reduce centred x on m', the mean rounded to f32; the exact mean is
   // K + (mean - K), so sum(dy * (x - mean)) = sum(dy * (x - m')) - (mean - m') * sum(dy).
   let stride = params.featureStride;
@@ -60,7 +90,14 @@ fn reducedSums(f: u32) -> vec2f {
 @compute @workgroup_size(WG_SIZE)
 fn grad_finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_index) lid: u32) {
-  let f = threadIndex(wid, nwg, lid);
+  var f = threadIndex(wid, nwg, lid);
+  var total: vec2f;   // the feature's partials added up
+  if (WORKGROUP_MERGE) {
+    let t = mergeThread(workgroupIndex(wid, nwg), lid);
+    total = sumInWorkgroup(t, lid);
+    if (t.rowLane != 0u) { return; }
+    f = t.feature;
+  }
   if (f >= params.features) { return; }
   let stride = params.featureStride;
   let invstd = feature[INVSTD * stride + f];
@@ -73,7 +110,10 @@ fn grad_finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
     sumDy = shard[c + f];
     sumDyXhat = shard[2u * c + f];
   } else {
-    let sums = reducedSums(f);
+    if (!WORKGROUP_MERGE) {
+      total = sumPartials(f);
+    }
+    let sums = centredSums(f, total);
     sumDy = sums.x;
     sumDyXhat = sums.y * invstd;
   }

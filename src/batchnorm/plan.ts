@@ -257,8 +257,9 @@ export class Plan {
   }
 
   private encodeGradFinalize(pass: GPUComputePassEncoder, group: GPUBindGroup, mode: keyof typeof GRAD_FINALIZE_MODE): void {
-    const pipeline = this.pipeline(`grad finalize ${mode}`, () => [this.stages.gradFinalize, 'grad_finalize', { MODE: GRAD_FINALIZE_MODE[mode] }]);
-    dispatch(this.device, pass, pipeline, group, this.partition.featureWorkgroups);
+    const [workgroups, merge] = this.finalizeGrid(mode !== 'given-sums');
+    const pipeline = this.pipeline(`grad finalize ${mode}`, () => [this.stages.gradFinalize, 'grad_finalize', { MODE: GRAD_FINALIZE_MODE[mode], WORKGROUP_MERGE: merge }]);
+    dispatch(this.device, pass, pipeline, group, workgroups);
   }
 
   /**

@@ -51,7 +51,7 @@ function stagesFor(storage: 'float32' | HalfPath) {
     finalize: stageSource(`batchnorm finalize${suffix}`, traversal, ...types, reduce, statsPartial, finalize),
     apply: stageSource(`batchnorm apply${suffix}`, traversal, ...types, tensors, apply),
     gradReduce: stageSource(`batchnorm grad reduce${suffix}`, traversal, ...types, tensors, reduce, gradReduce, storage === 'float32' ? maskF32 : maskF16),
-    gradFinalize: stageSource('batchnorm grad finalize', traversal, gradFinalize),
+    gradFinalize: stageSource('batchnorm grad finalize', traversal, reduce, gradFinalize),
     merge: stageSource('batchnorm merge', merge),
   };
 }
