@@ -60,8 +60,10 @@ export const MAX_PARTIALS_PER_FEATURE = 256;
 /**
  * Above this many partials per feature, the threads of a workgroup merge a feature's
  * partials together (GPU tunings, up to 256: one thread took 15x eval's whole forward
- * on an H200). At or below it one thread does, without barriers: CPU tunings have
- * 4-16, and SwiftShader runs a shader with any barrier as coroutines.
+ * on an H200). At or below it one thread does, without barriers: SwiftShader runs a
+ * shader with any barrier as coroutines. CPU tunings mostly have 4-16; where blocks
+ * span 4 periods (C % 4 != 0) up to 64, and NC [100000,3] measured the same either
+ * way on SwiftShader (Dawn, 2 cores).
  */
 export const MAX_SERIAL_PARTIALS = 16;
 /** Partials each merging thread takes at least, in order, before the workgroup tree. */
