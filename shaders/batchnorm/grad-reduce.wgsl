@@ -181,9 +181,15 @@ fn grad_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
       acc = addOne(acc, v.dy, v.x - mean);
     }
   }
-  acc = reduceRowLanes(lid, 1u, WG_SIZE, combine(acc, b));
-  if (lid == 0u) {
+  acc = combine(acc, b);
+  let chunk = wg % params.planeChunks;
+  var slot = (chunk * WG_SIZE + lid) * params.slotsPerChunk + f;   // each thread its own partial
+  if (SHARED_LANES) {
+    acc = reduceRowLanes(lid, 1u, WG_SIZE, acc);
+    slot = chunk * params.slotsPerChunk + f;
+  }
+  if (!SHARED_LANES || lid == 0u) {
     let total = combine(combine(gradColumn(acc, 0u), gradColumn(acc, 1u)), combine(gradColumn(acc, 2u), gradColumn(acc, 3u)));
-    storeSums((wg % params.planeChunks) * params.slotsPerChunk + f, total, 1u);
+    storeSums(slot, total, 1u);
   }
 }

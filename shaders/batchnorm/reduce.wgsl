@@ -10,11 +10,12 @@
 // maxComputeWorkgroupStorageSize (16 KiB).
 var<workgroup> scratch: array<Partial, (WG_SIZE + 1u) / 2u>;
 
-// Periodic traversal: whether several threads share each lane (rowLanes > 1), so
-// the kernel merges their results here. Where each lane has one thread (NC and
-// NHWC with CPU tunings) the host sets it false, and the kernel is left without
-// barriers: SwiftShader runs a shader with any barrier as coroutines, which made
-// bn-stats 1.2-1.3x and bn-grad-reduce 1.1x slower there (Dawn, 2 cores).
+// Reduce stages: whether a workgroup's threads merge their results here before one
+// stores them (periodic: several threads share each lane, rowLanes > 1; planes: GPU
+// tunings). The host sets it false where each periodic lane has one thread, and for
+// planes with CPU tunings, where every thread stores its own partial: the kernel is
+// then left without barriers, which SwiftShader runs as coroutines (bn-stats
+// 1.2-1.3x and bn-grad-reduce 1.1x slower with them, Dawn, 2 cores).
 override SHARED_LANES: bool = true;
 
 // Round s: threads [s, 2s) write slots [0, s), threads [0, s) read them; a barrier

@@ -44,6 +44,8 @@ export interface Partition {
   periodicWorkgroups: number;
   planeWorkgroups: number;
   featureWorkgroups: number;
+  /** bn-stats and bn-grad-reduce merge a workgroup's threads before storing a partial (reduce.wgsl's SHARED_LANES). */
+  sharedLanes: boolean;
   /** bn-finalize and bn-grad-finalize merge each feature's partials with mergeRowLanes threads (many partials), not one. */
   workgroupMerge: boolean;
   /** Their workgroups when they do: mergeLanes features to each. */
@@ -99,11 +101,13 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
     rowLanes * tuning.minItemsPerThread,
   );
 
-  // planes: a workgroup per (feature, chunk of its outer * groups items)
+  // planes: a workgroup per (feature, chunk of its outer * groups items); with CPU
+  // tunings each of its threads stores its own partial (no workgroup tree, reduce.wgsl)
   const groups = aligned ? inner / 4 : inner;
+  const planePartials = tuning.contiguousItems ? wg : 1;
   const [planeChunks, itemsPerChunk] = split(
     outer * groups,
-    Math.min(Math.ceil(tuning.targetWorkgroups / features), MAX_PARTIALS_PER_FEATURE),
+    Math.min(Math.ceil(tuning.targetWorkgroups / features), Math.floor(MAX_PARTIALS_PER_FEATURE / planePartials)),
     wg * tuning.minItemsPerThread,
   );
 
@@ -114,7 +118,7 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
   const slots =
     reduce === 'periodic'
       ? { slotsPerChunk: 4 * lanes, slotRepeat: repeat, slotInner: inner, partialChunks: periodicChunks }
-      : { slotsPerChunk: features, slotRepeat: 1, slotInner: 1, partialChunks: planeChunks };
+      : { slotsPerChunk: features, slotRepeat: 1, slotInner: 1, partialChunks: planeChunks * planePartials };
   // merging: mergeRowLanes threads per feature, a power of 2 that leaves each at least
   // PARTIALS_PER_MERGE_THREAD partials (1: a thread per feature), mergeLanes features side by side
   const perFeature = slots.partialChunks * slots.slotRepeat * slots.slotInner;
@@ -155,6 +159,7 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
     periodicWorkgroups: laneGroups * periodicChunks,
     planeWorkgroups: features * planeChunks,
     featureWorkgroups: Math.ceil(features / wg),
+    sharedLanes: reduce === 'periodic' ? rowLanes > 1 : planePartials === 1,
     workgroupMerge,
     mergeWorkgroups: Math.ceil(features / mergeLanes),
     partialFloats: PARTIAL_SECTIONS * slots.partialChunks * slots.slotsPerChunk,
