@@ -101,11 +101,6 @@ fn mergeInWorkgroup(t: MergeThread, lid: u32) -> Moments {
   return p.m;
 }
 
-// By its bits: WGSL lets a compiler assume that no float is NaN or infinite.
-fn isFinite(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
-}
-
 // PyTorch's choice: with eps = 0, a constant feature gets invstd 0 rather than Inf,
 // for batch statistics only; running statistics with var + eps = 0 give Inf (and y
 // ±Inf, or NaN where x is the running mean), as in PyTorch.

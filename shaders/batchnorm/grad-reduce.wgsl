@@ -90,6 +90,11 @@ fn gradColumn(a: GradSums, k: u32) -> GradSums {
   return GradSums(vec4f(a.dy[k]), Compensated(vec4f(a.dyXc.hi[k]), vec4f(a.dyXc.lo[k])));
 }
 
+// The four columns of one GradSums, added into column x (as bn-stats' mergePartialColumns).
+fn mergeGradColumns(a: GradSums) -> GradSums {
+  return combine(combine(gradColumn(a, 0u), gradColumn(a, 1u)), combine(gradColumn(a, 2u), gradColumn(a, 3u)));
+}
+
 fn featureValue(section: u32, f: u32) -> f32 {
   return feature[section * params.featureStride + f];
 }
@@ -182,14 +187,9 @@ fn grad_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     }
   }
   acc = combine(acc, b);
-  let chunk = wg % params.planeChunks;
-  var slot = (chunk * WG_SIZE + lid) * params.slotsPerChunk + f;   // each thread its own partial
   if (SHARED_LANES) {
     acc = reduceRowLanes(lid, 1u, WG_SIZE, acc);
-    slot = chunk * params.slotsPerChunk + f;
+    if (lid != 0u) { return; }
   }
-  if (!SHARED_LANES || lid == 0u) {
-    let total = combine(combine(gradColumn(acc, 0u), gradColumn(acc, 1u)), combine(gradColumn(acc, 2u), gradColumn(acc, 3u)));
-    storeSums(slot, total, 1u);
-  }
+  storeSums(planeSlot(wg, f, lid), mergeGradColumns(acc), 1u);
 }

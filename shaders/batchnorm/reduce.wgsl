@@ -18,6 +18,14 @@ var<workgroup> scratch: array<Partial, (WG_SIZE + 1u) / 2u>;
 // 1.2-1.3x and bn-grad-reduce 1.1x slower with them, Dawn, 2 cores).
 override SHARED_LANES: bool = true;
 
+// Where thread lid of a planes workgroup stores feature f's partial: each thread of
+// the chunk has its own slot without SHARED_LANES; with it the chunk has one, which
+// thread 0 fills.
+fn planeSlot(wg: u32, f: u32, lid: u32) -> u32 {
+  let perChunk = select(WG_SIZE, 1u, SHARED_LANES);
+  return partialSlot((wg % params.planeChunks) * perChunk + lid, f, 0u, 0u);
+}
+
 // Round s: threads [s, 2s) write slots [0, s), threads [0, s) read them; a barrier
 // between the writes and the reads and another before the next round's writes.
 fn reduceRowLanes(lid: u32, lanesPerGroup: u32, rowLanes: u32, own: Partial) -> Partial {

@@ -162,14 +162,10 @@ fn stats_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     }
   }
   let n = select(vec4f(k, 0.0, 0.0, 0.0), vec4f(k), ALIGNED);
-  let own = partial(n, a, b);
-  let chunk = wg % params.planeChunks;
+  var p = partial(n, a, b);
   if (SHARED_LANES) {
-    let p = reduceRowLanes(lid, 1u, WG_SIZE, own);
-    if (lid == 0u) {
-      storeMoments(chunk * params.slotsPerChunk + f, mergePartialColumns(p), 1u);
-    }
-  } else {
-    storeMoments((chunk * WG_SIZE + lid) * params.slotsPerChunk + f, mergePartialColumns(own), 1u);
+    p = reduceRowLanes(lid, 1u, WG_SIZE, p);
+    if (lid != 0u) { return; }
   }
+  storeMoments(planeSlot(wg, f, lid), mergePartialColumns(p), 1u);
 }

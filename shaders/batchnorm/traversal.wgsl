@@ -357,9 +357,10 @@ fn accumulateTwo(a: Compensated, x0: vec4f, x1: vec4f) -> Compensated {
 }
 
 // ---- decisions on the bits --------------------------------------------------------
-// WGSL lets a compiler assume that no float is NaN, and some use it (NVIDIA's Vulkan
-// driver turns select(v, 0, v <= 0) into max(v, 0), which returns 0 for NaN). Where
-// NaN must flow through as PyTorch lets it, the comparison is made on the bits.
+// WGSL lets a compiler assume that no float is NaN or infinite, and some use it
+// (NVIDIA's Vulkan driver turns select(v, 0, v <= 0) into max(v, 0), which returns 0
+// for NaN). Where NaN and Inf must flow through as PyTorch lets them, the
+// comparison is made on the bits.
 
 // v <= 0: +0, and every value with the sign bit from -0 to -Infinity (not NaN).
 fn atMostZero(v: vec4f) -> vec4<bool> {
@@ -371,4 +372,9 @@ fn atMostZero(v: vec4f) -> vec4<bool> {
 fn aboveZero(v: vec4f) -> vec4<bool> {
   let u = bitcast<vec4u>(v);
   return (u >= vec4u(1u)) & (u <= vec4u(0x7f800000u));
+}
+
+// Neither ±Infinity nor NaN.
+fn isFinite(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
 }
