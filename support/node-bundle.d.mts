@@ -1,0 +1,2 @@
+import type { UserConfig } from 'vite';
+export function nodeBundle(outDir: string, input: Record<string, string>): UserConfig;
