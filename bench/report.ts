@@ -42,7 +42,7 @@ const slug = (s: string) =>
 const DEFINITIONS = [
   'encode µs: median host time to record one op (never submitted); latency: median wall time of one op recorded, submitted and waited for (onSubmittedWorkDone); throughput: median per op of k ops recorded into one encoder, from their submit to the end of the wait.',
   'GB/s: the op\'s minimum bytes (batch norm, f32: training forward 3·4·n, eval forward 2·4·n, backward 5·4·n, training step 8·4·n; the network training step: see its note) over the throughput time.',
-  'floor: those bytes over the bandwidth of a plain WGSL vec4 copy (grid-stride loop, one load per round or four, best of a few launch shapes) on the same adapter, run, and tensor size; × floor = throughput / floor.',
+  'floor: those bytes over the bandwidth of a plain WGSL vec4 copy (grid-stride loop with one load per round or four, or a contiguous run per thread; the best of a few launch shapes) on the same adapter, run, and tensor size; × floor = throughput / floor.',
   'peer × ours: the peer\'s median time per op (one op, then wait) over our latency. Every output, ours and the peer\'s, was checked once against the float64 reference before timing.',
 ];
 
