@@ -47,6 +47,27 @@ describe.each(TUNINGS)('partition with tuning %j', (tuning) => {
     expect(f.periodicChunks * f.blocksPerChunk).toBeGreaterThanOrEqual(f.blocks);
     if (f.blocks > 0) expect((f.periodicChunks - 1) * f.blocksPerChunk).toBeLessThan(f.blocks); // no empty chunk
     expect(p.periodicWorkgroups).toBe(f.laneGroups * f.periodicChunks);
+    // pair threads (traversal.wgsl's pairThread): a workgroup's threads cover each of its lanes'
+    // blocks of a chunk exactly once, the paired reduce stages' slots (chunk, row lane) distinct
+    const pairs = Math.max(f.lanesPerGroup / 2, 1);
+    expect(f.pairRowLanes * pairs).toBe(tuning.workgroupSize);
+    const lanesOf = (lid: number) => {
+      const first = 2 * (lid % pairs);
+      return f.lanesPerGroup > 1 && first + 1 < f.lanesPerGroup ? [first, first + 1] : [first];
+    };
+    const blocksOfLane = new Map<number, number>();
+    for (let lid = 0; lid < tuning.workgroupSize; lid++) {
+      const rowLane = Math.floor(lid / pairs);
+      const first = Math.min(rowLane * f.blocksPerPairRowLane, f.blocksPerChunk);
+      const count = Math.min(first + f.blocksPerPairRowLane, f.blocksPerChunk) - first;
+      for (const lane of lanesOf(lid)) blocksOfLane.set(lane, (blocksOfLane.get(lane) ?? 0) + count);
+    }
+    expect([...blocksOfLane.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: Math.min(f.lanesPerGroup, 2 * pairs) }, (_, i) => i));
+    for (const count of blocksOfLane.values()) expect(count).toBe(f.blocksPerChunk);
+    if (p.pairedLanes && p.reduce === 'periodic') {
+      expect(f.partialChunks).toBe(f.periodicChunks * f.pairRowLanes);
+      expect(p.sharedLanes).toBe(false);
+    }
     // planes: chunks cover each feature's items
     const items = view.outer * f.groups;
     expect(f.groups).toBe(p.aligned ? view.inner / 4 : view.inner);

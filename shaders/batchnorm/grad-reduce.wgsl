@@ -99,17 +99,32 @@ fn featureValue(section: u32, f: u32) -> f32 {
   return feature[section * params.featureStride + f];
 }
 
+// Lane q's means m'.
+fn laneMeans(lane: u32) -> vec4f {
+  let f = laneFeatures(lane);
+  return vec4f(featureValue(MEAN, f.x), featureValue(MEAN, f.y), featureValue(MEAN, f.z), featureValue(MEAN, f.w));
+}
+
+// Lane q's values in the partial last block, added to a.
+fn withTail(a: GradSums, lane: u32, mean: vec4f) -> GradSums {
+  let valid = tailMask(lane);   // zeros past the data: they add nothing
+  return addOne(a, maskTail(lane, valid, tailDy(lane, valid)), tailX(lane, valid) - mean);
+}
+
 @compute @workgroup_size(WG_SIZE)
 fn grad_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_index) lid: u32) {
   let wg = workgroupIndex(wid, nwg);
   if (wg >= params.periodicWorkgroups) { return; }
+  if (PAIRED_LANES) {
+    gradPaired(wg, lid);
+    return;
+  }
   let t = periodicThread(wg, lid);
   let none = GradSums(vec4f(0.0), Compensated(vec4f(0.0), vec4f(0.0)));
   var acc = none;
   if (t.inRange) {
-    let f = laneFeatures(t.lane);
-    let mean = vec4f(featureValue(MEAN, f.x), featureValue(MEAN, f.y), featureValue(MEAN, f.z), featureValue(MEAN, f.w));
+    let mean = laneMeans(t.lane);
     let step = params.lanes;
     let end = t.endBlock * params.lanes + t.lane;
     var b = acc;
@@ -124,8 +139,7 @@ fn grad_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
     }
     acc = combine(acc, b);
     if (t.ownsTail) {
-      let valid = tailMask(t.lane);   // zeros past the data: they add nothing
-      acc = addOne(acc, maskTail(t.lane, valid, tailDy(t.lane, valid)), tailX(t.lane, valid) - mean);
+      acc = withTail(acc, t.lane, mean);
     }
   }
   if (SHARED_LANES) {
@@ -133,6 +147,40 @@ fn grad_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   }
   if (t.inRange && t.rowLane == 0u) {
     storeSums(t.chunk * params.slotsPerChunk + 4u * t.lane, acc, 4u);
+  }
+}
+
+// The same with PAIRED_LANES (as bn-stats' statsPaired): two lanes side by side, two
+// blocks a round, a partial of each.
+fn gradPaired(wg: u32, lid: u32) {
+  let t = pairThread(wg, lid);
+  if (!t.inRange) { return; }
+  let mean0 = laneMeans(t.lanes.x);
+  let mean1 = laneMeans(t.lanes.y);
+  let step = params.lanes;
+  let end = t.endBlock * step;
+  var a = GradSums(vec4f(0.0), Compensated(vec4f(0.0), vec4f(0.0)));
+  var b = a;
+  var block = t.firstBlock * step;   // the block's first vec4
+  for (; block + step < end; block += 2u * step) {
+    let i0 = block + t.lanes.x;
+    let i1 = block + t.lanes.y;
+    a = addTwo(a, maskVec(i0, loadDy4(i0)), loadX4(i0) - mean0, maskVec(i0 + step, loadDy4(i0 + step)), loadX4(i0 + step) - mean0);
+    b = addTwo(b, maskVec(i1, loadDy4(i1)), loadX4(i1) - mean1, maskVec(i1 + step, loadDy4(i1 + step)), loadX4(i1 + step) - mean1);
+  }
+  if (block < end) {
+    let i0 = block + t.lanes.x;
+    let i1 = block + t.lanes.y;
+    a = addOne(a, maskVec(i0, loadDy4(i0)), loadX4(i0) - mean0);
+    b = addOne(b, maskVec(i1, loadDy4(i1)), loadX4(i1) - mean1);
+  }
+  if (t.ownsTail) {
+    a = withTail(a, t.lanes.x, mean0);
+    b = withTail(b, t.lanes.y, mean1);
+  }
+  storeSums(pairedSlot(t, t.lanes.x), a, 4u);
+  if (t.lanes.y != t.lanes.x) {
+    storeSums(pairedSlot(t, t.lanes.y), b, 4u);
   }
 }
 

@@ -75,6 +75,21 @@ fn storeMoments(slot: u32, p: StatsPartial, columns: u32) {
   }
 }
 
+// Lane q's shifts K: the first value of each of its features.
+fn lanePivots(lane: u32) -> vec4f {
+  let f = laneFeatures(lane);
+  return vec4f(loadX1(f.x * params.inner), loadX1(f.y * params.inner), loadX1(f.z * params.inner), loadX1(f.w * params.inner));
+}
+
+// Lane q's values in the partial last block, merged into p.
+fn withTail(p: StatsPartial, lane: u32, pivot: vec4f) -> StatsPartial {
+  let valid = tailMask(lane);
+  let x = tailX(lane, valid);   // zeros past the data
+  let d = select(vec4f(0.0), x - pivot, valid);
+  let n = select(vec4f(0.0), vec4f(1.0), valid);
+  return combine(p, StatsPartial(momentsFromShiftedSums(n, d, d * d, x), vec4f(0.0)));
+}
+
 // Each thread owns one vec4 lane (4 feature positions) and walks down the blocks.
 @compute @workgroup_size(WG_SIZE)
 fn stats_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -82,11 +97,14 @@ fn stats_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   let wg = workgroupIndex(wid, nwg);
   if (wg >= params.periodicWorkgroups) { return; }
   countBatch(wg, lid);
+  if (PAIRED_LANES) {
+    statsPaired(wg, lid);
+    return;
+  }
   let t = periodicThread(wg, lid);
   var p = partial(vec4f(0.0), NO_SUMS, NO_SUMS);
   if (t.inRange) {
-    let f = laneFeatures(t.lane);
-    let pivot = vec4f(loadX1(f.x * params.inner), loadX1(f.y * params.inner), loadX1(f.z * params.inner), loadX1(f.w * params.inner));
+    let pivot = lanePivots(t.lane);
     let step = params.lanes;   // from one block to the next
     let end = t.endBlock * params.lanes + t.lane;
     var a = NO_SUMS;
@@ -101,11 +119,7 @@ fn stats_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
     }
     p = partial(vec4f(f32(t.endBlock - t.firstBlock)), a, b);
     if (t.ownsTail) {
-      let valid = tailMask(t.lane);
-      let x = tailX(t.lane, valid);   // zeros past the data
-      let d = select(vec4f(0.0), x - pivot, valid);
-      let n = select(vec4f(0.0), vec4f(1.0), valid);
-      p = combine(p, StatsPartial(momentsFromShiftedSums(n, d, d * d, x), vec4f(0.0)));
+      p = withTail(p, t.lane, pivot);
     }
   }
   if (SHARED_LANES) {
@@ -113,6 +127,41 @@ fn stats_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   }
   if (t.inRange && t.rowLane == 0u) {
     storeMoments(t.chunk * params.slotsPerChunk + 4u * t.lane, p, 4u);
+  }
+}
+
+// The same with PAIRED_LANES: a thread walks its two lanes down its blocks side by
+// side, two blocks a round, and stores a partial of each.
+fn statsPaired(wg: u32, lid: u32) {
+  let t = pairThread(wg, lid);
+  if (!t.inRange) { return; }
+  let pivot0 = lanePivots(t.lanes.x);
+  let pivot1 = lanePivots(t.lanes.y);
+  let step = params.lanes;
+  let end = t.endBlock * step;
+  var a = NO_SUMS;
+  var b = NO_SUMS;
+  var block = t.firstBlock * step;   // the block's first vec4
+  for (; block + step < end; block += 2u * step) {
+    let i0 = block + t.lanes.x;
+    let i1 = block + t.lanes.y;
+    a = addTwo(a, loadX4(i0), loadX4(i0 + step), pivot0);
+    b = addTwo(b, loadX4(i1), loadX4(i1 + step), pivot1);
+  }
+  if (block < end) {
+    a = addOne(a, loadX4(block + t.lanes.x), pivot0);
+    b = addOne(b, loadX4(block + t.lanes.y), pivot1);
+  }
+  let n = vec4f(f32(t.endBlock - t.firstBlock));
+  var p0 = partial(n, a, NO_SUMS);
+  var p1 = partial(n, b, NO_SUMS);
+  if (t.ownsTail) {
+    p0 = withTail(p0, t.lanes.x, pivot0);
+    p1 = withTail(p1, t.lanes.y, pivot1);
+  }
+  storeMoments(pairedSlot(t, t.lanes.x), p0, 4u);
+  if (t.lanes.y != t.lanes.x) {
+    storeMoments(pairedSlot(t, t.lanes.y), p1, 4u);
   }
 }
 

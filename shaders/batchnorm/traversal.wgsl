@@ -34,6 +34,8 @@ struct Params {
   laneGroups: u32,          // ceil(lanes / lanesPerGroup)
   blocksPerChunk: u32,
   blocksPerRowLane: u32,    // ceil(blocksPerChunk / rowLanes): each row lane takes a contiguous run
+  pairRowLanes: u32,        // the same with two lanes to a thread (pairThread): twice rowLanes, where a group has 2+ lanes
+  blocksPerPairRowLane: u32,
   periodicChunks: u32,
   periodicWorkgroups: u32,  // laneGroups * periodicChunks
 
@@ -146,11 +148,12 @@ fn periodicThread(wg: u32, lid: u32) -> PeriodicThread {
 }
 
 // The same workgroups with each thread owning two neighbouring lanes, and so twice
-// the threads down the blocks (bn-apply): four threads side by side then cover 128
-// contiguous bytes of a block rather than 64 (SwiftShader runs four threads as one
-// SIMD group: bn-apply on NC and NHWC 1.1-1.7x faster). Where a lane group has one
-// lane, or the lanes end in the first of a pair, the second lane repeats the
-// first: the thread does the same work twice.
+// the threads down the blocks (bn-apply; the reduce stages with PAIRED_LANES): four
+// threads side by side then cover 128 contiguous bytes of a block rather than 64
+// (SwiftShader runs four threads as one SIMD group: bn-apply on NC and NHWC 1.1-1.7x
+// faster). Where a lane group has one lane, or the lanes end in the first of a pair,
+// the second lane repeats the first: the thread does the same work twice (a reduce
+// counts only the first).
 struct PairThread {
   lanes: vec2u,
   inRange: bool,    // lanes.x < lanes
@@ -165,14 +168,12 @@ fn pairThread(wg: u32, lid: u32) -> PairThread {
   let laneGroup = wg % params.laneGroups;
   let chunk = wg / params.laneGroups;
   let pairsPerGroup = max(params.lanesPerGroup / 2u, 1u);
-  let rowLanes = params.rowLanes * params.lanesPerGroup / pairsPerGroup;
   let first = laneGroup * params.lanesPerGroup + 2u * (lid % pairsPerGroup);
   let second = select(first, first + 1u, params.lanesPerGroup > 1u && first + 1u < params.lanes);
   let rowLane = lid / pairsPerGroup;
-  let blocksPerRowLane = (params.blocksPerChunk + rowLanes - 1u) / rowLanes;
   let chunkEnd = min((chunk + 1u) * params.blocksPerChunk, params.blocks);
-  let firstBlock = min(chunk * params.blocksPerChunk + rowLane * blocksPerRowLane, chunkEnd);
-  let endBlock = min(firstBlock + blocksPerRowLane, chunkEnd);
+  let firstBlock = min(chunk * params.blocksPerChunk + rowLane * params.blocksPerPairRowLane, chunkEnd);
+  let endBlock = min(firstBlock + params.blocksPerPairRowLane, chunkEnd);
   let inRange = first < params.lanes;
   let ownsTail = inRange && rowLane == 0u && chunk + 1u == params.periodicChunks && 4u * first < params.tailLen;
   return PairThread(vec2u(first, second), inRange, rowLane, chunk, firstBlock, endBlock, ownsTail);
