@@ -97,6 +97,8 @@ describe.each(TUNINGS)('partition with tuning %j', (tuning) => {
     expect(p.workgroupMerge).toBe(perFeature > MAX_SERIAL_PARTIALS);
     if (p.workgroupMerge) expect(Math.floor(perFeature / f.mergeRowLanes)).toBeGreaterThanOrEqual(4);
     else expect(f.mergeRowLanes).toBe(1);
+    expect(p.featureColumnWorkgroups * 4 * tuning.workgroupSize).toBeGreaterThanOrEqual(view.features); // bn-finalize: four features a thread
+    expect((p.featureColumnWorkgroups - 1) * 4 * tuning.workgroupSize).toBeLessThan(view.features);
     expect(p.mergeWorkgroups * f.mergeLanes).toBeGreaterThanOrEqual(view.features);
     expect((p.mergeWorkgroups - 1) * f.mergeLanes).toBeLessThan(view.features);
     if (view.inner === 1) expect([p.reduce, p.apply]).toEqual(['periodic', 'periodic']);

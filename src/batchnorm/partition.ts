@@ -44,6 +44,8 @@ export interface Partition {
   periodicWorkgroups: number;
   planeWorkgroups: number;
   featureWorkgroups: number;
+  /** The same with four features to a thread (bn-finalize without workgroupMerge). */
+  featureColumnWorkgroups: number;
   /** bn-stats and bn-grad-reduce merge a workgroup's threads before storing a partial (reduce.wgsl's SHARED_LANES). */
   sharedLanes: boolean;
   /** Their periodic traversal gives each thread two neighbouring lanes and its own partials (reduce.wgsl's PAIRED_LANES). */
@@ -170,6 +172,7 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
     periodicWorkgroups: laneGroups * periodicChunks,
     planeWorkgroups: features * planeChunks,
     featureWorkgroups: Math.ceil(features / wg),
+    featureColumnWorkgroups: Math.ceil(features / (4 * wg)),
     sharedLanes: reduce === 'periodic' ? !pairedLanes && rowLanes > 1 : planePartials === 1,
     pairedLanes,
     workgroupMerge,

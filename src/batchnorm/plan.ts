@@ -221,14 +221,19 @@ export class Plan {
     dispatch(this.device, pass, pipeline, group, periodic ? p.periodicWorkgroups : p.planeWorkgroups);
   }
 
-  /** Workgroups of a finalize stage, and whether its threads merge partials together (partition.workgroupMerge) or one per feature. */
-  private finalizeGrid(mergesPartials: boolean): [workgroups: number, workgroupMerge: boolean] {
+  /**
+   * Workgroups of a finalize stage, and whether its threads merge partials together
+   * (partition.workgroupMerge) or each takes its own features: one (bn-grad-finalize)
+   * or four (bn-finalize).
+   */
+  private finalizeGrid(mergesPartials: boolean, featuresPerThread: 1 | 4): [workgroups: number, workgroupMerge: boolean] {
     const p = this.partition;
-    return mergesPartials && p.workgroupMerge ? [p.mergeWorkgroups, true] : [p.featureWorkgroups, false];
+    if (mergesPartials && p.workgroupMerge) return [p.mergeWorkgroups, true];
+    return [featuresPerThread === 4 ? p.featureColumnWorkgroups : p.featureWorkgroups, false];
   }
 
   private encodeFinalize(pass: GPUComputePassEncoder, group: GPUBindGroup, mode: keyof typeof FINALIZE_MODE): void {
-    const [workgroups, merge] = this.finalizeGrid(mode === 'batch' || mode === 'batch-and-running' || mode === 'shard');
+    const [workgroups, merge] = this.finalizeGrid(mode === 'batch' || mode === 'batch-and-running' || mode === 'shard', 4);
     const pipeline = this.pipeline(`finalize ${mode}`, () => [this.stages.finalize, 'finalize', { MODE: FINALIZE_MODE[mode], WORKGROUP_MERGE: merge }]);
     dispatch(this.device, pass, pipeline, group, mode === 'tick' ? 1 : workgroups);
   }
@@ -258,7 +263,7 @@ export class Plan {
   }
 
   private encodeGradFinalize(pass: GPUComputePassEncoder, group: GPUBindGroup, mode: keyof typeof GRAD_FINALIZE_MODE): void {
-    const [workgroups, merge] = this.finalizeGrid(mode !== 'given-sums');
+    const [workgroups, merge] = this.finalizeGrid(mode !== 'given-sums', 1);
     const pipeline = this.pipeline(`grad finalize ${mode}`, () => [this.stages.gradFinalize, 'grad_finalize', { MODE: GRAD_FINALIZE_MODE[mode], WORKGROUP_MERGE: merge }]);
     dispatch(this.device, pass, pipeline, group, workgroups);
   }
