@@ -33,24 +33,29 @@ override MODE: u32 = BATCH;
 // any barrier as coroutines (reduce.wgsl), and CPU tunings have few partials.
 override WORKGROUP_MERGE: bool = false;
 
+// Slot s's partial from its four sections: (count, sum(x - K), M2, sum(x)).
+fn partialAt(s: u32) -> vec4f {
+  let section = params.partialChunks * params.slotsPerChunk;
+  return vec4f(partials[s], partials[section + s], partials[2u * section + s], partials[3u * section + s]);
+}
+
 // A partial's moments, the same in every column.
 fn loadPartial(s: u32) -> Moments {
-  let section = params.partialChunks * params.slotsPerChunk;
-  return Moments(vec4f(partials[s]), vec4f(partials[section + s]), vec4f(partials[2u * section + s]), vec4f(partials[3u * section + s]));
+  let p = partialAt(s);
+  return Moments(vec4f(p.x), vec4f(p.y), vec4f(p.z), vec4f(p.w));
 }
 
 // The partials of features f to f + 3 at one (chunk, repeat, inner position), a
 // feature to a column; columns past the last feature hold nothing (count 0).
 fn loadPartialColumns(chunk: u32, f: u32, j: u32, i: u32) -> Moments {
-  let section = params.partialChunks * params.slotsPerChunk;
   var m = Moments(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
   for (var k = 0u; k < 4u; k++) {
     if (f + k < params.features) {
-      let s = partialSlot(chunk, f + k, j, i);
-      m.n[k] = partials[s];
-      m.sumD[k] = partials[section + s];
-      m.m2[k] = partials[2u * section + s];
-      m.sumX[k] = partials[3u * section + s];
+      let p = partialAt(partialSlot(chunk, f + k, j, i));
+      m.n[k] = p.x;
+      m.sumD[k] = p.y;
+      m.m2[k] = p.z;
+      m.sumX[k] = p.w;
     }
   }
   return m;

@@ -131,7 +131,9 @@ fn stats_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 }
 
 // The same with PAIRED_LANES: a thread walks its two lanes down its blocks side by
-// side, two blocks a round, and stores a partial of each.
+// side, two blocks a round, and stores a partial of each (bn-grad-reduce's
+// gradPaired and bn-apply's apply_periodic walk the same way: WGSL has no generics
+// to share it).
 fn statsPaired(wg: u32, lid: u32) {
   let t = pairThread(wg, lid);
   if (!t.inRange) { return; }

@@ -131,6 +131,13 @@ struct PeriodicThread {
   ownsTail: bool,   // this thread also handles lane q of the partial last block
 }
 
+// A row lane's contiguous run of its chunk's blocks, perRowLane long: [x, y).
+fn rowLaneBlocks(chunk: u32, rowLane: u32, perRowLane: u32) -> vec2u {
+  let chunkEnd = min((chunk + 1u) * params.blocksPerChunk, params.blocks);
+  let first = min(chunk * params.blocksPerChunk + rowLane * perRowLane, chunkEnd);
+  return vec2u(first, min(first + perRowLane, chunkEnd));
+}
+
 // Each row lane takes a contiguous run of its chunk's blocks, so a thread streams
 // through memory (CPU adapters run a thread's whole loop at once) while
 // neighbouring lanes still read neighbouring vec4s (GPUs coalesce those).
@@ -139,12 +146,10 @@ fn periodicThread(wg: u32, lid: u32) -> PeriodicThread {
   let chunk = wg / params.laneGroups;
   let lane = laneGroup * params.lanesPerGroup + lid % params.lanesPerGroup;
   let rowLane = lid / params.lanesPerGroup;
-  let chunkEnd = min((chunk + 1u) * params.blocksPerChunk, params.blocks);
-  let first = min(chunk * params.blocksPerChunk + rowLane * params.blocksPerRowLane, chunkEnd);
-  let end = min(first + params.blocksPerRowLane, chunkEnd);
+  let run = rowLaneBlocks(chunk, rowLane, params.blocksPerRowLane);
   let inRange = lane < params.lanes;
   let ownsTail = inRange && rowLane == 0u && chunk + 1u == params.periodicChunks && 4u * lane < params.tailLen;
-  return PeriodicThread(lane, inRange, rowLane, chunk, first, end, ownsTail);
+  return PeriodicThread(lane, inRange, rowLane, chunk, run.x, run.y, ownsTail);
 }
 
 // The same workgroups with each thread owning two neighbouring lanes, and so twice
@@ -171,12 +176,10 @@ fn pairThread(wg: u32, lid: u32) -> PairThread {
   let first = laneGroup * params.lanesPerGroup + 2u * (lid % pairsPerGroup);
   let second = select(first, first + 1u, params.lanesPerGroup > 1u && first + 1u < params.lanes);
   let rowLane = lid / pairsPerGroup;
-  let chunkEnd = min((chunk + 1u) * params.blocksPerChunk, params.blocks);
-  let firstBlock = min(chunk * params.blocksPerChunk + rowLane * params.blocksPerPairRowLane, chunkEnd);
-  let endBlock = min(firstBlock + params.blocksPerPairRowLane, chunkEnd);
+  let run = rowLaneBlocks(chunk, rowLane, params.blocksPerPairRowLane);
   let inRange = first < params.lanes;
   let ownsTail = inRange && rowLane == 0u && chunk + 1u == params.periodicChunks && 4u * first < params.tailLen;
-  return PairThread(vec2u(first, second), inRange, rowLane, chunk, firstBlock, endBlock, ownsTail);
+  return PairThread(vec2u(first, second), inRange, rowLane, chunk, run.x, run.y, ownsTail);
 }
 
 // Element offsets of lane q's four values within a block.
