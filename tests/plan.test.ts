@@ -1,7 +1,7 @@
 // The partition of shapes into workgroups: invariants over many shapes and tunings.
 import { describe, expect, it } from 'vitest';
 import { canonicalView, LAYOUTS, type Layout } from '../src/batchnorm/layout.js';
-import { CPU_TUNING, GPU_TUNING, MAX_PARTIALS_PER_FEATURE, MAX_SERIAL_PARTIALS, partition, type Tuning } from '../src/batchnorm/partition.js';
+import { CPU_TUNING, GPU_TUNING, MAX_PARTIALS_PER_FEATURE, partition, type Tuning } from '../src/batchnorm/partition.js';
 import { PARTIAL_SECTIONS } from '../src/batchnorm/stages.js';
 import { dispatchSize } from '../src/gpu/dispatch.js';
 import { rng } from '../support/data.js';
@@ -9,8 +9,9 @@ import { rng } from '../support/data.js';
 const TUNINGS: Tuning[] = [
   CPU_TUNING,
   GPU_TUNING,
-  { workgroupSize: 16, targetWorkgroups: 1 << 20, minItemsPerThread: 1, contiguousItems: false },
-  { workgroupSize: 128, targetWorkgroups: 64, minItemsPerThread: 3, contiguousItems: true },
+  { workgroupSize: 16, targetWorkgroups: 1 << 20, minItemsPerThread: 1, contiguousItems: false, serialMergePartials: 16 },
+  { workgroupSize: 128, targetWorkgroups: 64, minItemsPerThread: 3, contiguousItems: true, serialMergePartials: 64 },
+  { workgroupSize: 2, targetWorkgroups: 64, minItemsPerThread: 8, contiguousItems: true, serialMergePartials: 4 },
 ];
 
 function randomShape(layout: Layout, next: () => number): number[] {
@@ -94,11 +95,12 @@ describe.each(TUNINGS)('partition with tuning %j', (tuning) => {
     // merging: a feature's threads side by side with other features', each with a run of its partials
     expect(f.mergeLanes * f.mergeRowLanes).toBe(tuning.workgroupSize);
     expect(Math.log2(f.mergeRowLanes) % 1).toBe(0);
-    expect(p.workgroupMerge).toBe(perFeature > MAX_SERIAL_PARTIALS);
+    expect(p.workgroupMerge).toBe(perFeature > tuning.serialMergePartials);
     if (p.workgroupMerge) expect(Math.floor(perFeature / f.mergeRowLanes)).toBeGreaterThanOrEqual(4);
     else expect(f.mergeRowLanes).toBe(1);
-    expect(p.featureColumnWorkgroups * 4 * tuning.workgroupSize).toBeGreaterThanOrEqual(view.features); // bn-finalize: four features a thread
-    expect((p.featureColumnWorkgroups - 1) * 4 * tuning.workgroupSize).toBeLessThan(view.features);
+    expect(p.featureWorkgroups * tuning.workgroupSize).toBeGreaterThanOrEqual(view.features); // one feature a thread
+    expect((p.featureWorkgroups - 1) * tuning.workgroupSize).toBeLessThan(view.features);
+    expect(p.featureWorkgroups * 4 * p.featureColumnThreads).toBeGreaterThanOrEqual(view.features); // bn-finalize: four a thread
     expect(p.mergeWorkgroups * f.mergeLanes).toBeGreaterThanOrEqual(view.features);
     expect((p.mergeWorkgroups - 1) * f.mergeLanes).toBeLessThan(view.features);
     if (view.inner === 1) expect([p.reduce, p.apply]).toEqual(['periodic', 'periodic']);

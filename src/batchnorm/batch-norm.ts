@@ -119,7 +119,7 @@ export interface Gradients<T, Affine extends boolean = boolean> {
 const OPTIONS = ['numFeatures', 'layout', 'axis', 'eps', 'momentum', 'affine', 'trackRunningStats', 'unbiasedRunningVar', 'tuning', 'activation', 'residual', 'storage'] as const;
 /** Other libraries' names for these options, for a hint when one is used. */
 const ALIASES = { num_features: 'numFeatures', epsilon: 'eps', track_running_stats: 'trackRunningStats' };
-const TUNING = ['workgroupSize', 'targetWorkgroups', 'minItemsPerThread', 'contiguousItems'] as const;
+const TUNING = ['workgroupSize', 'targetWorkgroups', 'minItemsPerThread', 'contiguousItems', 'serialMergePartials'] as const;
 interface LastForward {
   plan: Plan;
   x: GPUBuffer;
@@ -217,6 +217,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     checkPositiveInteger('tuning.targetWorkgroups', this.tuning.targetWorkgroups);
     checkPositiveInteger('tuning.minItemsPerThread', this.tuning.minItemsPerThread);
     checkBoolean('tuning.contiguousItems', this.tuning.contiguousItems);
+    checkCount('tuning.serialMergePartials', this.tuning.serialMergePartials);
 
     const c = this.numFeatures;
     const STORAGE = outputUsage();

@@ -17,6 +17,11 @@ export interface Tuning {
    * workgroupSize-th item (false: neighbouring GPU threads read neighbouring items).
    */
   contiguousItems: boolean;
+  /**
+   * bn-finalize and bn-grad-finalize: up to this many partials per feature one thread
+   * merges them in order; above it, the threads of a workgroup share each feature's.
+   */
+  serialMergePartials: number;
 }
 
 /**
@@ -24,9 +29,9 @@ export interface Tuning {
  * long loops win. Measured on 2 cores: about 1.0x the copy floor for NC and NHWC
  * against 1.3-2.1x with 64 threads x 32 workgroups x 16 items.
  */
-export const CPU_TUNING: Tuning = { workgroupSize: 16, targetWorkgroups: 16, minItemsPerThread: 64, contiguousItems: true };
+export const CPU_TUNING: Tuning = { workgroupSize: 16, targetWorkgroups: 16, minItemsPerThread: 64, contiguousItems: true, serialMergePartials: 64 };
 /** GPUs need tens of thousands of threads in flight to saturate memory. */
-export const GPU_TUNING: Tuning = { workgroupSize: 256, targetWorkgroups: 1024, minItemsPerThread: 4, contiguousItems: false };
+export const GPU_TUNING: Tuning = { workgroupSize: 256, targetWorkgroups: 1024, minItemsPerThread: 4, contiguousItems: false, serialMergePartials: 16 };
 
 export function defaultTuning(device: GPUDevice): Tuning {
   return isCpuAdapter(device.adapterInfo) ? CPU_TUNING : GPU_TUNING;
@@ -44,8 +49,8 @@ export interface Partition {
   periodicWorkgroups: number;
   planeWorkgroups: number;
   featureWorkgroups: number;
-  /** The same with four features to a thread (bn-finalize without workgroupMerge). */
-  featureColumnWorkgroups: number;
+  /** bn-finalize without workgroupMerge: a quarter of the threads, four features to a thread, as many workgroups. */
+  featureColumnThreads: number;
   /** bn-stats and bn-grad-reduce merge a workgroup's threads before storing a partial (reduce.wgsl's SHARED_LANES). */
   sharedLanes: boolean;
   /** Their periodic traversal gives each thread two neighbouring lanes and its own partials (reduce.wgsl's PAIRED_LANES). */
@@ -63,15 +68,15 @@ export interface Partition {
  */
 export const MAX_PARTIALS_PER_FEATURE = 256;
 
-/**
- * Above this many partials per feature, the threads of a workgroup merge a feature's
- * partials together (GPU tunings, up to 256: one thread took 15x eval's whole forward
- * on an H200). At or below it one thread does, without barriers: SwiftShader runs a
- * shader with any barrier as coroutines. CPU tunings mostly have 4-16; where blocks
- * span 4 periods (C % 4 != 0) up to 64, and NC [100000,3] measured the same either
- * way on SwiftShader (Dawn, 2 cores).
+/*
+ * Merging a feature's partials (Tuning.serialMergePartials): GPU tunings have up to
+ * 256 per feature, and one thread merging them took 15x eval's whole forward on an
+ * H200, so above 16 a workgroup's threads share them. SwiftShader runs a shader with
+ * any barrier as coroutines: in Chrome, one thread (four features to a thread) took
+ * half the time of the workgroup merge at 32 and 64 partials (NC [65536,64]
+ * 0.23 ms against 0.41, NC [8192,32] 0.30 against 0.66) and twice it at 96 and up
+ * (NCHW [32,3,32,32], NC [16384,16]).
  */
-export const MAX_SERIAL_PARTIALS = 16;
 /** Partials each merging thread takes at least, in order, before the workgroup tree. */
 const PARTIALS_PER_MERGE_THREAD = 4;
 
@@ -133,7 +138,7 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
   // merging: mergeRowLanes threads per feature, a power of 2 that leaves each at least
   // PARTIALS_PER_MERGE_THREAD partials (1: a thread per feature), mergeLanes features side by side
   const perFeature = slots.partialChunks * slots.slotRepeat * slots.slotInner;
-  const workgroupMerge = perFeature > MAX_SERIAL_PARTIALS;
+  const workgroupMerge = perFeature > tuning.serialMergePartials;
   const mergeRowLanes = workgroupMerge ? Math.min(wg, prevPow2(Math.floor(perFeature / PARTIALS_PER_MERGE_THREAD))) : 1;
   const mergeLanes = wg / mergeRowLanes;
   return {
@@ -172,7 +177,7 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
     periodicWorkgroups: laneGroups * periodicChunks,
     planeWorkgroups: features * planeChunks,
     featureWorkgroups: Math.ceil(features / wg),
-    featureColumnWorkgroups: Math.ceil(features / (4 * wg)),
+    featureColumnThreads: Math.max(1, wg / 4),
     sharedLanes: reduce === 'periodic' ? !pairedLanes && rowLanes > 1 : planePartials === 1,
     pairedLanes,
     workgroupMerge,

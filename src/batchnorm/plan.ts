@@ -224,17 +224,18 @@ export class Plan {
   /**
    * Workgroups of a finalize stage, and whether its threads merge partials together
    * (partition.workgroupMerge) or each takes its own features: one (bn-grad-finalize)
-   * or four (bn-finalize).
+   * or four (bn-finalize, in workgroups of featureColumnThreads).
    */
-  private finalizeGrid(mergesPartials: boolean, featuresPerThread: 1 | 4): [workgroups: number, workgroupMerge: boolean] {
+  private finalizeGrid(mergesPartials: boolean): [workgroups: number, workgroupMerge: boolean] {
     const p = this.partition;
     if (mergesPartials && p.workgroupMerge) return [p.mergeWorkgroups, true];
-    return [featuresPerThread === 4 ? p.featureColumnWorkgroups : p.featureWorkgroups, false];
+    return [p.featureWorkgroups, false];
   }
 
   private encodeFinalize(pass: GPUComputePassEncoder, group: GPUBindGroup, mode: keyof typeof FINALIZE_MODE): void {
-    const [workgroups, merge] = this.finalizeGrid(mode === 'batch' || mode === 'batch-and-running' || mode === 'shard', 4);
-    const pipeline = this.pipeline(`finalize ${mode}`, () => [this.stages.finalize, 'finalize', { MODE: FINALIZE_MODE[mode], WORKGROUP_MERGE: merge }]);
+    const [workgroups, merge] = this.finalizeGrid(mode === 'batch' || mode === 'batch-and-running' || mode === 'shard');
+    const size = merge ? this.tuning.workgroupSize : this.partition.featureColumnThreads;
+    const pipeline = this.pipeline(`finalize ${mode}`, () => [this.stages.finalize, 'finalize', { MODE: FINALIZE_MODE[mode], WORKGROUP_MERGE: merge, WG_SIZE: size }]);
     dispatch(this.device, pass, pipeline, group, mode === 'tick' ? 1 : workgroups);
   }
 
@@ -263,7 +264,7 @@ export class Plan {
   }
 
   private encodeGradFinalize(pass: GPUComputePassEncoder, group: GPUBindGroup, mode: keyof typeof GRAD_FINALIZE_MODE): void {
-    const [workgroups, merge] = this.finalizeGrid(mode !== 'given-sums', 1);
+    const [workgroups, merge] = this.finalizeGrid(mode !== 'given-sums');
     const pipeline = this.pipeline(`grad finalize ${mode}`, () => [this.stages.gradFinalize, 'grad_finalize', { MODE: GRAD_FINALIZE_MODE[mode], WORKGROUP_MERGE: merge }]);
     dispatch(this.device, pass, pipeline, group, workgroups);
   }

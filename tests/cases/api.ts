@@ -134,7 +134,7 @@ const forwardBackwardTogether: Case = {
 };
 
 function foldCase(layout: Layout, shape: number[]): Case {
-  const tuning: Tuning = { workgroupSize: 16, targetWorkgroups: 1 << 20, minItemsPerThread: 1, contiguousItems: false };
+  const tuning: Tuning = { workgroupSize: 16, targetWorkgroups: 1 << 20, minItemsPerThread: 1, contiguousItems: false, serialMergePartials: 16 };
   return {
     name: `more than 65535 workgroups fold into a 2D dispatch and stay correct: ${layout} [${shape}] with tiny workgroups`,
     run: async (device) => {
@@ -162,8 +162,9 @@ function foldCase(layout: Layout, shape: number[]): Case {
 const TUNINGS: [string, Tuning][] = [
   ['CPU_TUNING', CPU_TUNING],
   ['GPU_TUNING', GPU_TUNING],
-  ['workgroups of 32, one item per thread', { workgroupSize: 32, targetWorkgroups: 4096, minItemsPerThread: 1, contiguousItems: false }],
-  ['workgroups of 128, contiguous runs of 3 items', { workgroupSize: 128, targetWorkgroups: 64, minItemsPerThread: 3, contiguousItems: true }],
+  ['workgroups of 32, one item per thread', { workgroupSize: 32, targetWorkgroups: 4096, minItemsPerThread: 1, contiguousItems: false, serialMergePartials: 16 }],
+  ['workgroups of 128, contiguous runs of 3 items', { workgroupSize: 128, targetWorkgroups: 64, minItemsPerThread: 3, contiguousItems: true, serialMergePartials: 64 }],
+  ['workgroups of 2, more than 4 partials merged by a workgroup', { workgroupSize: 2, targetWorkgroups: 64, minItemsPerThread: 8, contiguousItems: true, serialMergePartials: 4 }],
 ];
 
 const tuningCases: Case[] = TUNINGS.flatMap(([label, tuning]) =>

@@ -25,6 +25,7 @@ const constructorErrors: [string, Options, RegExp][] = [
   ['unbiasedRunningVar 1', { numFeatures: 4, layout: 'NC', unbiasedRunningVar: 1 as unknown as boolean }, /unbiasedRunningVar must be a boolean, got 1/],
   ['tuning.workgroupSize 48', { numFeatures: 4, layout: 'NC', tuning: { workgroupSize: 48 } }, /tuning\.workgroupSize must be a power of 2 from 1 to 256, got 48/],
   ['tuning.workgroupSize 512', { numFeatures: 4, layout: 'NC', tuning: { workgroupSize: 512 } }, /tuning\.workgroupSize must be a power of 2 from 1 to 256, got 512/],
+  ['tuning.serialMergePartials -1', { numFeatures: 4, layout: 'NC', tuning: { serialMergePartials: -1 } }, /tuning\.serialMergePartials must be an integer in \[0, 2\^32 - 1\], got -1/],
   ['a misspelt option momentun', { numFeatures: 4, layout: 'NC', momentun: 0.2 } as Options, /BatchNorm: unknown option momentun; the options are numFeatures, layout, axis, eps, momentum/],
   ["PyTorch's option name num_features", { num_features: 4, layout: 'NC' } as unknown as Options, /unknown option num_features \(did you mean numFeatures\?\)/],
   ['a misspelt tuning option', { numFeatures: 4, layout: 'NC', tuning: { workgroupSzie: 32 } } as unknown as Options, /BatchNorm tuning: unknown option workgroupSzie/],
