@@ -27,10 +27,10 @@ const GIVEN = 4u;           // normalize with the statistics in `shard`
 const GIVEN_AND_RUNNING = 5u; // ... and fold them into the running statistics
 const TICK = 6u;            // count a batch (before GIVEN_AND_RUNNING, which has no stats pass to do it)
 override MODE: u32 = BATCH;
-// Batch statistics from many partials per feature (GPU tunings): merged by
-// mergeRowLanes threads per feature (mergeInWorkgroup) rather than on one thread
-// (mergePartials). The host sets it true only there: SwiftShader runs a shader with
-// any barrier as coroutines (reduce.wgsl), and CPU tunings have few partials.
+// Batch statistics from many partials per feature: merged by mergeRowLanes threads
+// per feature (mergeInWorkgroup) rather than on one thread (mergePartials). The host
+// sets it above the tuning's serialMergePartials: 16 on GPUs, 64 on CPU adapters,
+// where a shader with any barrier runs as coroutines (partial-slots.wgsl).
 override WORKGROUP_MERGE: bool = false;
 
 // Slot s's partial from its four sections: (count, sum(x - K), M2, sum(x)).

@@ -22,9 +22,9 @@ const RUNNING = 1u;
 const SUMS = 2u;        // write this batch's sums to `shard`, nothing else
 const GIVEN_SUMS = 3u;  // the batch-statistics gradients from the (global) sums in `shard`
 override MODE: u32 = BATCH;
-// Many partials per feature (GPU tunings): added up by mergeRowLanes threads per
-// feature (sumInWorkgroup) rather than on one thread (sumPartials); as bn-finalize's
-// WORKGROUP_MERGE, set only there.
+// Many partials per feature: added up by mergeRowLanes threads per feature
+// (sumInWorkgroup) rather than on one thread (sumPartials); set as bn-finalize's
+// WORKGROUP_MERGE is.
 override WORKGROUP_MERGE: bool = false;
 
 // The workgroup tree's (reduce.wgsl) partial: (sum(dy), sum(dy * (x - m'))).

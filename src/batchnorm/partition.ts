@@ -51,9 +51,9 @@ export interface Partition {
   featureWorkgroups: number;
   /** bn-finalize without workgroupMerge: a quarter of the threads, four features to a thread, as many workgroups. */
   featureColumnThreads: number;
-  /** bn-stats and bn-grad-reduce merge a workgroup's threads before storing a partial (reduce.wgsl's SHARED_LANES). */
+  /** bn-stats and bn-grad-reduce merge a workgroup's threads before storing a partial (partial-slots.wgsl's SHARED_LANES). */
   sharedLanes: boolean;
-  /** Their periodic traversal gives each thread two neighbouring lanes and its own partials (reduce.wgsl's PAIRED_LANES). */
+  /** Their periodic traversal gives each thread two neighbouring lanes and its own partials (partial-slots.wgsl's PAIRED_LANES). */
   pairedLanes: boolean;
   /** bn-finalize and bn-grad-finalize merge each feature's partials with mergeRowLanes threads (many partials), not one. */
   workgroupMerge: boolean;

@@ -213,7 +213,7 @@ export class Plan {
     const pipeline = this.pipeline(stage, () => {
       // EXACT_SUMS: two-sum where a thread's loop is short or interleaved (traversal.wgsl);
       // SHARED_LANES: a workgroup's threads merge before storing, or each stores its own partial;
-      // PAIRED_LANES: periodic threads own two lanes each (reduce.wgsl)
+      // PAIRED_LANES: periodic threads own two lanes each (partial-slots.wgsl)
       const sums = { ALIGNED: p.aligned, EXACT_SUMS: !this.tuning.contiguousItems, SHARED_LANES: p.sharedLanes, PAIRED_LANES: p.pairedLanes };
       const entryPoint = `${stage}_${periodic ? 'periodic' : 'planes'}`;
       return stage === 'stats' ? [this.stages.stats, entryPoint, sums] : [this.stages.gradReduce, entryPoint, { ...sums, RELU: this.relu }];

@@ -3,6 +3,7 @@ import { parseConst, parseStruct, stageSource } from '../gpu/wgsl.js';
 import traversal from '../../shaders/batchnorm/traversal.wgsl?raw';
 import tensors from '../../shaders/batchnorm/tensors.wgsl?raw';
 import reduce from '../../shaders/batchnorm/reduce.wgsl?raw';
+import partialSlots from '../../shaders/batchnorm/partial-slots.wgsl?raw';
 import statsPartial from '../../shaders/batchnorm/stats-partial.wgsl?raw';
 import stats from '../../shaders/batchnorm/stats.wgsl?raw';
 import finalize from '../../shaders/batchnorm/finalize.wgsl?raw';
@@ -38,7 +39,8 @@ const STORAGE_FILES: Record<'float32' | HalfPath, string[]> = {
  * Each stage: grid.wgsl and traversal.wgsl (Params, the traversals, the moments);
  * the storage's element types and conversions (STORAGE_FILES) where it touches
  * tensors; tensors.wgsl (x and dy bindings, the loaders) where it reads them;
- * reduce.wgsl (the workgroup tree) where it reduces or merges partials, and
+ * reduce.wgsl (the workgroup tree) where it reduces or merges partials, with
+ * partial-slots.wgsl (where partials are stored) where it reduces, and
  * stats-partial.wgsl (the tree's Partial) for the statistics; then its own file
  * (bn-grad-reduce: and its masked-dy stores for the storage). One module per stage
  * and storage: binding types cannot be overridden.
@@ -47,10 +49,10 @@ function stagesFor(storage: 'float32' | HalfPath) {
   const types = STORAGE_FILES[storage];
   const suffix = storage === 'float32' ? '' : ` (float16 ${storage})`;
   return {
-    stats: stageSource(`batchnorm stats${suffix}`, traversal, ...types, tensors, reduce, statsPartial, stats),
+    stats: stageSource(`batchnorm stats${suffix}`, traversal, ...types, tensors, reduce, partialSlots, statsPartial, stats),
     finalize: stageSource(`batchnorm finalize${suffix}`, traversal, ...types, reduce, statsPartial, finalize),
     apply: stageSource(`batchnorm apply${suffix}`, traversal, ...types, tensors, apply),
-    gradReduce: stageSource(`batchnorm grad reduce${suffix}`, traversal, ...types, tensors, reduce, gradReduce, storage === 'float32' ? maskF32 : maskF16),
+    gradReduce: stageSource(`batchnorm grad reduce${suffix}`, traversal, ...types, tensors, reduce, partialSlots, gradReduce, storage === 'float32' ? maskF32 : maskF16),
     gradFinalize: stageSource('batchnorm grad finalize', traversal, reduce, gradFinalize),
     merge: stageSource('batchnorm merge', merge),
   };
