@@ -105,6 +105,12 @@ describe.each(TUNINGS)('partition with tuning %j', (tuning) => {
     expect((p.mergeWorkgroups - 1) * f.mergeLanes).toBeLessThan(view.features);
     if (view.inner === 1) expect([p.reduce, p.apply]).toEqual(['periodic', 'periodic']);
     if (!p.aligned) expect(p.apply).toBe('periodic');
+    if (p.apply !== 'periodic') expect(p.apply).toBe(tuning.contiguousItems ? 'flat' : 'planes');
+    // flat: the threads' runs cover the tensor's vec4s, the last workgroup's first thread has some
+    const vec4s = view.outer * view.features * f.groups;
+    expect(p.flatWorkgroups * wg * f.flatPerThread).toBeGreaterThanOrEqual(vec4s);
+    expect((p.flatWorkgroups - 1) * wg * f.flatPerThread).toBeLessThan(vec4s);
+    expect(f.flatWorkgroups).toBe(p.flatWorkgroups);
   });
 });
 

@@ -12,6 +12,8 @@
 //     and for elementwise work when inner % 4 != 0.
 //   planes: a workgroup owns one feature and a chunk of its outer * groups items,
 //     an item being a vec4 along inner (inner % 4 == 0) or a scalar.
+// bn-apply with CPU tunings walks NCL and NCHW with inner % 4 == 0 in memory order
+// instead (apply_flat).
 struct Params {
   outer: u32,
   features: u32,
@@ -50,6 +52,11 @@ struct Params {
   planeStepGroups: u32,     // planeStep items further: inner position + planeStep % groups,
   planeStepIndex: u32,      //   buffer index + (planeStep / groups) * features * groups + planeStep % groups,
   planeWrapIndex: u32,      //   and past the end of a run, index + (features - 1) * groups
+
+  // memory-order traversal (bn-apply with CPU tunings, inner % 4 == 0): each thread a
+  // contiguous run of the tensor's outer * features * groups vec4s
+  flatPerThread: u32,
+  flatWorkgroups: u32,
 
   // partial results of the reduce stages, one slot per (chunk, position): feature f
   // owns slots chunk * slotsPerChunk + j * period + f * slotInner + i, j < slotRepeat, i < slotInner

@@ -41,14 +41,19 @@ export function defaultTuning(device: GPUDevice): Tuning {
 export interface Partition {
   /** Reduce traversal: periodic lanes (inner = 1, or small features) or a workgroup per feature. */
   reduce: 'periodic' | 'planes';
-  /** Elementwise traversal: periodic lanes, or per feature when features are large and inner runs whole vec4s. */
-  apply: 'periodic' | 'planes';
+  /**
+   * Elementwise traversal: periodic lanes; where inner runs whole vec4s and features
+   * are large, per feature (GPU tunings) or in memory order (`flat`: contiguous items).
+   */
+  apply: 'periodic' | 'planes' | 'flat';
   /** Plane items are vec4 (inner % 4 == 0) rather than scalars. */
   aligned: boolean;
   fields: Record<string, number>;
   periodicWorkgroups: number;
   planeWorkgroups: number;
   featureWorkgroups: number;
+  /** bn-apply's flat traversal: workgroups of threads that each take flatPerThread vec4s. */
+  flatWorkgroups: number;
   /** bn-finalize without workgroupMerge: a quarter of the threads, four features to a thread, as many workgroups. */
   featureColumnThreads: number;
   /** bn-stats and bn-grad-reduce merge a workgroup's threads before storing a partial (partial-slots.wgsl's SHARED_LANES). */
@@ -131,6 +136,9 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
   // planes workgroup idle: such shapes use the periodic traversal throughout.
   const small = outer * groups < wg;
   const reduce = inner === 1 || small ? 'periodic' : 'planes';
+  // flat: the tensor's vec4s in memory order, a contiguous run a thread (bn-apply, CPU tunings)
+  const [flatThreads, flatPerThread] = split(outer * features * groups, tuning.targetWorkgroups * wg, tuning.minItemsPerThread);
+  const flatWorkgroups = Math.ceil(flatThreads / wg);
   const slots =
     reduce === 'periodic'
       ? { slotsPerChunk: 4 * lanes, slotRepeat: repeat, slotInner: inner, partialChunks: periodicChunks * partialsPerChunk }
@@ -143,7 +151,7 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
   const mergeLanes = wg / mergeRowLanes;
   return {
     reduce,
-    apply: inner === 1 || small || !aligned ? 'periodic' : 'planes',
+    apply: inner === 1 || small || !aligned ? 'periodic' : tuning.contiguousItems ? 'flat' : 'planes',
     aligned,
     fields: {
       outer,
@@ -170,12 +178,15 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
       planeChunks,
       planeWorkgroups: features * planeChunks,
       ...planeSteps(tuning, itemsPerChunk, groups, features),
+      flatPerThread,
+      flatWorkgroups,
       ...slots,
       mergeLanes,
       mergeRowLanes,
     },
     periodicWorkgroups: laneGroups * periodicChunks,
     planeWorkgroups: features * planeChunks,
+    flatWorkgroups,
     featureWorkgroups: Math.ceil(features / wg),
     featureColumnThreads: Math.max(1, wg / 4),
     sharedLanes: reduce === 'periodic' ? !pairedLanes && rowLanes > 1 : planePartials === 1,

@@ -294,12 +294,13 @@ export class Plan {
   }
 
   private encodeApply(pass: GPUComputePassEncoder, group: GPUBindGroup, grad: boolean): void {
-    const periodic = this.partition.apply === 'periodic';
+    const p = this.partition;
     const pipeline = this.pipeline(grad ? 'grad input' : 'apply', () => {
       const epilogue: Constants = grad ? {} : { RESIDUAL: this.residual, RELU: this.relu };
-      return [this.stages.apply, periodic ? 'apply_periodic' : 'apply_planes', { GRAD: grad, ...epilogue }];
+      return [this.stages.apply, `apply_${p.apply}`, { GRAD: grad, ...epilogue }];
     });
-    dispatch(this.device, pass, pipeline, group, periodic ? this.partition.periodicWorkgroups : this.partition.planeWorkgroups);
+    const workgroups = { periodic: p.periodicWorkgroups, planes: p.planeWorkgroups, flat: p.flatWorkgroups };
+    dispatch(this.device, pass, pipeline, group, workgroups[p.apply]);
   }
 
   destroy(): void {

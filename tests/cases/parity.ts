@@ -60,6 +60,7 @@ export const SHAPES: [Layout, number[]][] = [
   ['NCHW', [3, 1, 7, 7]], // C = 1
   ['NCHW', [1, 2, 320, 320]], // inner 102400
   ['NCHW', [8, 64, 7, 7]], // inner 49: scalar planes
+  ['NCHW', [5, 3, 12, 12]], // CPU tuning: bn-apply's runs of 68 vec4s start mid-row and wrap past the last feature
   ['NHWC', [3, 7, 5, 9]],
   ['NHWC', [2, 9, 11, 13]],
   ['NHWC', [2, 4, 4, 1024]],
