@@ -5,16 +5,20 @@
 // (a value of the feature) before scaling keeps the result exact far from zero.
 // The fused epilogue (BatchNorm's `residual` and `activation: 'relu'`): the forward
 // reads the residual z through the dy bindings (a forward reads no dy) and adds it
-// before the ReLU. The backward needs nothing of it here: with ReLU the host binds,
-// in dy's place, the masked dy that bn-grad-reduce wrote (dy where y > 0, else 0).
+// before the ReLU. In the backward, the ReLU's gradient dy' = dy where y > 0: the
+// host binds, in dy's place, the dy' that bn-grad-reduce wrote, or where no
+// bn-grad-reduce runs (a data-parallel backward with given sums, without a
+// residual, whose dy' is not dresidual) this pass masks dy itself from y (RELU).
 
 @group(0) @binding(5) var<storage, read> feature: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out4: array<Stored4>;
 @group(0) @binding(7) var<storage, read> beta: array<f32>;
+// The forward's y, for the backward's mask (RELU); x stands in elsewhere.
+@group(0) @binding(8) var<storage, read> y4: array<Stored4>;
 
 override GRAD: bool = false;
 override RESIDUAL: bool = false;  // forward: y = act(BN(x) + z), z bound as dy
-override RELU: bool = false;      // forward: y = max(., 0), NaN kept (PyTorch's relu)
+override RELU: bool = false;      // forward: y = max(., 0), NaN kept (PyTorch's relu); backward: dy' from dy and y
 
 struct Coefficients {
   pivot: vec4f,
@@ -74,11 +78,14 @@ fn transform(k: Coefficients, x: vec4f, dy: vec4f) -> vec4f {
 }
 
 fn loadDy(i: u32) -> vec4f {
+  if (GRAD && RELU) { return reluGradient(loadDy4(i), unpack4(y4[i])); }
   if (GRAD || RESIDUAL) { return loadDy4(i); }
   return vec4f(0.0);
 }
 
+// y is padded to whole vec4s: lane q's vec4 of the partial last block is whole in it.
 fn loadTailDy(lane: u32, valid: vec4<bool>) -> vec4f {
+  if (GRAD && RELU) { return reluGradient(tailDy(lane, valid), unpack4(y4[params.blocks * params.lanes + lane])); }
   if (GRAD || RESIDUAL) { return tailDy(lane, valid); }
   return vec4f(0.0);
 }

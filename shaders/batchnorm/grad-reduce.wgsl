@@ -22,7 +22,7 @@ override RELU: bool = false;
 // dy' of the vec4 at vec4 index i (stored), or dy itself without ReLU.
 fn maskVec(i: u32, dy: vec4f) -> vec4f {
   if (!RELU) { return dy; }
-  let m = select(vec4f(0.0), dy, aboveZero(unpack4(y4[i])));
+  let m = reluGradient(dy, unpack4(y4[i]));
   storeMaskedVec(i, m);
   return m;
 }
@@ -31,7 +31,7 @@ fn maskVec(i: u32, dy: vec4f) -> vec4f {
 fn maskTail(lane: u32, valid: vec4<bool>, dy: vec4f) -> vec4f {
   if (!RELU) { return dy; }
   let i = params.blocks * params.lanes + lane;
-  let m = select(vec4f(0.0), dy, aboveZero(unpack4(y4[i])));
+  let m = reluGradient(dy, unpack4(y4[i]));
   storeMaskedTail(i, m, valid);
   return m;
 }

@@ -385,6 +385,12 @@ fn aboveZero(v: vec4f) -> vec4<bool> {
   return (u >= vec4u(1u)) & (u <= vec4u(0x7f800000u));
 }
 
+// The ReLU's gradient applied to dy: dy where the ReLU's output y > 0, else 0
+// (PyTorch's threshold_backward: 0 at the kink and where y is NaN).
+fn reluGradient(dy: vec4f, y: vec4f) -> vec4f {
+  return select(vec4f(0.0), dy, aboveZero(y));
+}
+
 // Neither ±Infinity nor NaN.
 fn isFinite(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;

@@ -124,6 +124,14 @@ export class Plan {
     return this.maskedBuffer;
   }
 
+  /**
+   * A backward with given sums masks dy in its dx pass: with ReLU and no residual
+   * (nothing needs dy' stored, and no bn-grad-reduce runs to store it).
+   */
+  private get masksInDx(): boolean {
+    return this.relu && !this.residual;
+  }
+
   writes(buffer: GPUBuffer): boolean {
     return buffer === this.y || buffer === this.dxBuffer || buffer === this.maskedBuffer;
   }
@@ -166,6 +174,7 @@ export class Plan {
       const params = { buffer: this.params };
       const xv = this.tensors(x);
       const xz = this.tensors(x, z);
+      const y4 = xv.x4; // the backward's mask only: x stands in
       return [
         this.pipelines.bindGroup(this.stages.stats, `${this.label} stats`, {
           params, ...xv, partials: { buffer: this.partials }, batches: { buffer: b.batches },
@@ -176,7 +185,7 @@ export class Plan {
           runningVar: { buffer: b.runningVar }, batches: { buffer: b.batches }, shard: { buffer: shard },
         }),
         this.pipelines.bindGroup(this.stages.apply, `${this.label} apply`, {
-          params, ...xz, feature: { buffer: b.feature }, out4: { buffer: this.y }, beta: { buffer: b.beta },
+          params, ...xz, feature: { buffer: b.feature }, out4: { buffer: this.y }, beta: { buffer: b.beta }, y4,
         }),
       ];
     });
@@ -190,6 +199,7 @@ export class Plan {
       // Without ReLU, y4 and masked are never touched: x's vec4 view and dx (written
       // only by the later dx pass) stand in.
       const mask = this.relu ? { y4: { buffer: this.y }, masked: { buffer: this.masked } } : { y4: xdy.x4, masked: { buffer: this.dx } };
+      const input = { params, feature: { buffer: b.feature }, out4: { buffer: this.dx }, beta: { buffer: b.beta } }; // beta: read only forward
       return [
         this.pipelines.bindGroup(this.stages.gradReduce, `${this.label} grad reduce`, {
           params, ...xdy, feature: { buffer: b.feature }, partials: { buffer: this.partials }, ...mask,
@@ -198,10 +208,12 @@ export class Plan {
           params, partials: { buffer: this.partials }, feature: { buffer: b.feature }, gamma: { buffer: b.gamma },
           gradGamma: { buffer: b.gradGamma }, gradBeta: { buffer: b.gradBeta }, shard: { buffer: shard },
         }),
+        // with ReLU, dx from bn-grad-reduce's dy'
         this.pipelines.bindGroup(this.stages.apply, `${this.label} grad input`, {
-          params, ...(this.relu ? this.tensors(x, this.masked) : xdy), // with ReLU, dx from dy'
-          feature: { buffer: b.feature }, out4: { buffer: this.dx }, beta: { buffer: b.beta }, // read only forward
+          ...input, ...(this.relu ? this.tensors(x, this.masked) : xdy), y4: xdy.x4,
         }),
+        // with ReLU, no residual and given sums: dx from dy and y (the pass masks dy)
+        ...(this.masksInDx ? [this.pipelines.bindGroup(this.stages.apply, `${this.label} grad input masking`, { ...input, ...xdy, y4: mask.y4 })] : []),
       ];
     });
   }
@@ -271,18 +283,20 @@ export class Plan {
 
   /**
    * Records a backward pass for a forward over x: 3 dispatches. With `given` sums
-   * (data-parallel), 2: their finalize and dx; 3 with ReLU, whose dy' (the dx pass's
-   * input and dresidual) bn-grad-reduce writes from this dy (its sums go unused).
+   * (data-parallel), 2: their finalize and dx (with ReLU, a dx pass that masks dy
+   * itself); 3 with ReLU and a residual, whose dy' (dresidual) bn-grad-reduce writes
+   * from this dy (its sums go unused).
    */
   encodeBackward(pass: GPUComputePassEncoder, x: GPUBuffer, dy: GPUBuffer, batchStatistics: boolean, given: Given): void {
-    const [reduce, finalize, apply] = this.backwardBindGroups(x, dy, given ?? this.buffers.sums);
+    const [reduce, finalize, apply, masking] = this.backwardBindGroups(x, dy, given ?? this.buffers.sums);
     if (given) {
-      if (this.relu) this.encodeReduce(pass, reduce, 'grad');
+      if (this.relu && !this.masksInDx) this.encodeReduce(pass, reduce, 'grad');
       this.encodeGradFinalize(pass, finalize, 'given-sums');
-    } else {
-      this.encodeReduce(pass, reduce, 'grad');
-      this.encodeGradFinalize(pass, finalize, batchStatistics ? 'batch' : 'running');
+      this.encodeApply(pass, this.masksInDx ? masking : apply, true, this.masksInDx);
+      return;
     }
+    this.encodeReduce(pass, reduce, 'grad');
+    this.encodeGradFinalize(pass, finalize, batchStatistics ? 'batch' : 'running');
     this.encodeApply(pass, apply, true);
   }
 
@@ -293,10 +307,11 @@ export class Plan {
     this.encodeGradFinalize(pass, finalize, 'sums');
   }
 
-  private encodeApply(pass: GPUComputePassEncoder, group: GPUBindGroup, grad: boolean): void {
+  /** bn-apply: y, or dx (`grad`), from dy or bn-grad-reduce's dy', or (`masking`) from dy masked here. */
+  private encodeApply(pass: GPUComputePassEncoder, group: GPUBindGroup, grad: boolean, masking = false): void {
     const p = this.partition;
-    const pipeline = this.pipeline(grad ? 'grad input' : 'apply', () => {
-      const epilogue: Constants = grad ? {} : { RESIDUAL: this.residual, RELU: this.relu };
+    const pipeline = this.pipeline(grad ? `grad input${masking ? ' masking' : ''}` : 'apply', () => {
+      const epilogue: Constants = grad ? { RELU: masking } : { RESIDUAL: this.residual, RELU: this.relu };
       return [this.stages.apply, `apply_${p.apply}`, { GRAD: grad, ...epilogue }];
     });
     const workgroups = { periodic: p.periodicWorkgroups, planes: p.planeWorkgroups, flat: p.flatWorkgroups };

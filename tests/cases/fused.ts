@@ -257,59 +257,70 @@ const nonFiniteCases: Case[] = [
   },
 ];
 
-const dataParallelCase: Case = {
-  name: 'relu + residual, data-parallel: statistics merged on the device, gradient sums of the masked dy, backward with sums (dx and dresidual)',
-  run: async (device) => {
-    const C = 4;
-    const full = [5, C, 3, 5];
-    const per = C * 15;
-    const split = [[0, 2], [2, 5]];
-    const fused: Fused = { activation: 'relu', residual: true };
-    const gamma = normal(C, 90, 1, 0.5);
-    const beta = normal(C, 91);
-    const bns = split.map(() => new BatchNorm(device, { numFeatures: C, layout: 'NCHW', ...fused }));
-    for (const bn of bns) bn.setState({ gamma, beta });
-    const ref = new ReferenceBatchNorm({ numFeatures: C, layout: 'NCHW', ...fused });
-    ref.state.gamma = Float64Array.from(gamma);
-    ref.state.beta = Float64Array.from(beta);
-    const buffers = new TestBuffers(device);
-    try {
-      const n = elements(full);
-      const x = activations('NCHW', full, 92);
-      const z = normal(n, 93);
-      const dy = normal(n, 94);
-      const yRef = ref.forward(x, full, z);
-      const gRef = ref.backward(dy);
-      const part = (a: Float32Array, [from, to]: number[]) => buffers.upload(a.slice(from * per, to * per));
-      const shapes = split.map(([a, b]) => [b - a, C, 3, 5]);
-      const sizes = shapes.map(elements);
-      const dys = split.map((s) => part(dy, s));
-      const encoder = device.createCommandEncoder();
-      const xs = split.map((s) => part(x, s));
-      const merged = bns[0].mergeStatisticsBuffers(bns.map((bn, i) => bn.statistics(xs[i], shapes[i], encoder)), encoder);
-      const ys = bns.map((bn, i) => bn.forward(xs[i], shapes[i], { encoder, statistics: merged, residual: part(z, split[i]) }));
-      const sums = bns.map((bn, i) => bn.gradientSums(dys[i], encoder));
-      device.queue.submit([encoder.finish()]);
-      const y = await Promise.all(ys.map((b, i) => download(device, b, sizes[i])));
-      expectClose('y', Float32Array.from(y.flatMap((v) => [...v])), yRef, Y_TOL);
-      const total = new Float32Array(3 * C);
-      for (const s of await Promise.all(sums.map((b) => download(device, b, 3 * C)))) s.forEach((v, i) => (total[i] += v));
-      const sumsBuffer = buffers.upload(total);
-      const encoder2 = device.createCommandEncoder();
-      const grads = bns.map((bn, i) => bn.backward(dys[i], { encoder: encoder2, sums: sumsBuffer }));
-      device.queue.submit([encoder2.finish()]);
-      const joined = async (key: 'dx' | 'dresidual') =>
-        Float32Array.from((await Promise.all(grads.map((g, i) => download(device, g[key]!, sizes[i])))).flatMap((v) => [...v]));
-      expectClose('dx', await joined('dx'), gRef.dx, GRAD_TOL);
-      expectClose('dresidual', await joined('dresidual'), gRef.dresidual!, GRAD_TOL);
-      expectClose('dgamma', await download(device, grads[0].dgamma, C), gRef.dgamma, GRAD_TOL);
-      expectClose('dbeta', await download(device, grads[1].dbeta, C), gRef.dbeta, GRAD_TOL);
-    } finally {
-      buffers.destroy();
-      for (const bn of bns) bn.destroy();
-    }
-  },
-};
+const dataParallelCases: Case[] = EPILOGUES.map(([label, fused]): Case => {
+  // a backward with given sums: their finalize and dx; with ReLU and a residual, first
+  // bn-grad-reduce, which writes dy' (dresidual)
+  const backwardDispatches = fused.activation === 'relu' && fused.residual ? 3 : 2;
+  return {
+    name: `${label}, data-parallel: statistics merged on the device, gradient sums, backward with sums in ${backwardDispatches} dispatches (dx, dresidual)`,
+    run: async (device) => {
+      const C = 4;
+      const full = [5, C, 3, 5];
+      const per = C * 15;
+      const split = [[0, 2], [2, 5]];
+      const gamma = normal(C, 90, 1, 0.5);
+      const beta = normal(C, 91);
+      const bns = split.map(() => new BatchNorm(device, { numFeatures: C, layout: 'NCHW', ...fused }));
+      for (const bn of bns) bn.setState({ gamma, beta });
+      const ref = new ReferenceBatchNorm({ numFeatures: C, layout: 'NCHW', ...fused });
+      ref.state.gamma = Float64Array.from(gamma);
+      ref.state.beta = Float64Array.from(beta);
+      const buffers = new TestBuffers(device);
+      try {
+        const n = elements(full);
+        const x = activations('NCHW', full, 92);
+        const z = normal(n, 93);
+        const dy = normal(n, 94);
+        const yRef = ref.forward(x, full, fused.residual ? z : undefined);
+        const gRef = ref.backward(dy);
+        const part = (a: Float32Array, [from, to]: number[]) => buffers.upload(a.slice(from * per, to * per));
+        const shapes = split.map(([a, b]) => [b - a, C, 3, 5]);
+        const sizes = shapes.map(elements);
+        const dys = split.map((s) => part(dy, s));
+        const encoder = device.createCommandEncoder();
+        const xs = split.map((s) => part(x, s));
+        const merged = bns[0].mergeStatisticsBuffers(bns.map((bn, i) => bn.statistics(xs[i], shapes[i], encoder)), encoder);
+        const ys = bns.map((bn, i) =>
+          bn.forward(xs[i], shapes[i], fused.residual ? { encoder, statistics: merged, residual: part(z, split[i]) } : { encoder, statistics: merged }),
+        );
+        const sums = bns.map((bn, i) => bn.gradientSums(dys[i], encoder));
+        device.queue.submit([encoder.finish()]);
+        const y = await Promise.all(ys.map((b, i) => download(device, b, sizes[i])));
+        expectClose('y', Float32Array.from(y.flatMap((v) => [...v])), yRef, Y_TOL);
+        const total = new Float32Array(3 * C);
+        for (const s of await Promise.all(sums.map((b) => download(device, b, 3 * C)))) s.forEach((v, i) => (total[i] += v));
+        const sumsBuffer = buffers.upload(total);
+        const grads = bns.map((bn, i) => {
+          const { encoder: one, log } = recordingEncoder(device);
+          const g = bn.backward(dys[i], { encoder: one, sums: sumsBuffer });
+          check(log.dispatches === backwardDispatches, `backward with sums: ${log.dispatches} dispatches, expected ${backwardDispatches}`);
+          device.queue.submit([one.finish()]);
+          return g;
+        });
+        const joined = async (key: 'dx' | 'dresidual') =>
+          Float32Array.from((await Promise.all(grads.map((g, i) => download(device, g[key]!, sizes[i])))).flatMap((v) => [...v]));
+        expectClose('dx', await joined('dx'), gRef.dx, GRAD_TOL);
+        if (fused.residual) expectClose('dresidual', await joined('dresidual'), gRef.dresidual!, GRAD_TOL);
+        else check(grads.every((g) => g.dresidual === null), 'dresidual should be null without residual');
+        expectClose('dgamma', await download(device, grads[0].dgamma, C), gRef.dgamma, GRAD_TOL);
+        expectClose('dbeta', await download(device, grads[1].dbeta, C), gRef.dbeta, GRAD_TOL);
+      } finally {
+        buffers.destroy();
+        for (const bn of bns) bn.destroy();
+      }
+    },
+  };
+});
 
 /** Counts the dispatches recorded into an encoder. */
 function recordingEncoder(device: GPUDevice) {
@@ -418,7 +429,7 @@ export const fusedCases: Case[] = [
   ...finiteDifferenceCases,
   ...kinkCases,
   ...nonFiniteCases,
-  dataParallelCase,
+  ...dataParallelCases,
   ...dispatchCases,
   ...badInputCases,
 ];
