@@ -262,7 +262,7 @@ const dataParallelCases: Case[] = EPILOGUES.map(([label, fused]): Case => {
   // bn-grad-reduce, which writes dy' (dresidual)
   const backwardDispatches = fused.activation === 'relu' && fused.residual ? 3 : 2;
   return {
-    name: `${label}, data-parallel: statistics merged on the device, gradient sums, backward with sums in ${backwardDispatches} dispatches (dx, dresidual)`,
+    name: `${label}, data-parallel: statistics merged on the device, gradient sums, backward with sums in ${backwardDispatches} dispatches (${fused.residual ? 'dx, dresidual' : 'dx'})`,
     run: async (device) => {
       const C = 4;
       const full = [5, C, 3, 5];
