@@ -154,7 +154,7 @@ fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
     }
     return;
   }
-  // four features a thread (the host's featureColumnWorkgroups)
+  // four features a thread (workgroups of the host's featureColumnThreads)
   let f = 4u * threadIndex(wid, nwg, lid);
   var m: Moments;   // batch statistics: the features' partials merged
   if (MODE == BATCH || MODE == BATCH_AND_RUNNING || MODE == SHARD) {

@@ -39,7 +39,7 @@ fn maskTail(lane: u32, valid: vec4<bool>, dy: vec4f) -> vec4f {
 // dy' of the scalar at index i.
 fn maskScalar(i: u32, dy: f32) -> f32 {
   if (!RELU) { return dy; }
-  let m = select(0.0, dy, aboveZero(unpack4(y4[i / 4u]))[i % 4u]);
+  let m = reluGradient(vec4f(dy), unpack4(y4[i / 4u]))[i % 4u];
   storeMaskedScalar(i, m);
   return m;
 }
@@ -54,6 +54,8 @@ struct GradSums {
 }
 
 alias Partial = GradSums;
+
+const NO_GRAD_SUMS = GradSums(vec4f(0.0), Compensated(vec4f(0.0), vec4f(0.0)));
 
 fn combine(a: GradSums, b: GradSums) -> GradSums {
   return GradSums(a.dy + b.dy, addCompensated(a.dyXc, b.dyXc));
@@ -121,8 +123,7 @@ fn grad_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
     return;
   }
   let t = periodicThread(wg, lid);
-  let none = GradSums(vec4f(0.0), Compensated(vec4f(0.0), vec4f(0.0)));
-  var acc = none;
+  var acc = NO_GRAD_SUMS;
   if (t.inRange) {
     let mean = laneMeans(t.lane);
     let step = params.lanes;
@@ -159,8 +160,8 @@ fn gradPaired(wg: u32, lid: u32) {
   let mean1 = laneMeans(t.lanes.y);
   let step = params.lanes;
   let end = t.endBlock * step;
-  var a = GradSums(vec4f(0.0), Compensated(vec4f(0.0), vec4f(0.0)));
-  var b = a;
+  var a = NO_GRAD_SUMS;
+  var b = NO_GRAD_SUMS;
   var block = t.firstBlock * step;   // the block's first vec4
   for (; block + step < end; block += 2u * step) {
     let i0 = block + t.lanes.x;
@@ -204,7 +205,7 @@ fn grad_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   if (wg >= params.planeWorkgroups) { return; }
   let f = wg / params.planeChunks;
   let mean = featureValue(MEAN, f);
-  var acc = GradSums(vec4f(0.0), Compensated(vec4f(0.0), vec4f(0.0)));
+  var acc = NO_GRAD_SUMS;
   var b = acc;
   var c = planeStart(f, wg % params.planeChunks, lid);
   if (params.planeStep == 1u) {

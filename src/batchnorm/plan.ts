@@ -240,8 +240,7 @@ export class Plan {
    */
   private finalizeGrid(mergesPartials: boolean): [workgroups: number, workgroupMerge: boolean] {
     const p = this.partition;
-    if (mergesPartials && p.workgroupMerge) return [p.mergeWorkgroups, true];
-    return [p.featureWorkgroups, false];
+    return mergesPartials && p.workgroupMerge ? [p.mergeWorkgroups, true] : [p.featureWorkgroups, false];
   }
 
   private encodeFinalize(pass: GPUComputePassEncoder, group: GPUBindGroup, mode: keyof typeof FINALIZE_MODE): void {
