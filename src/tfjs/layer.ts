@@ -5,7 +5,8 @@
 //
 // - Any rank ≥ 2 and any axis: the input is viewed as [outer, C, inner] (outer: the
 //   product of the dimensions before the axis, inner: after it), our 'NC' layout
-//   when inner is 1 and 'NCL' otherwise. No data moves.
+//   when inner is 1 and 'NCL' otherwise. No data moves. The axis may be a one-element
+//   list, as tf.keras 2.x writes it in a model's config (featureAxis).
 // - Keras's moving averages (tfjs-layers normalization.js): moving ← moving −
 //   (moving − batch)·(1 − momentum), with the *biased* batch variance from
 //   tf.moments: our running update with momentum 1 − layer.momentum and
@@ -32,7 +33,11 @@ export interface LayerVariableLike {
 /** The fields of tfjs-layers' BatchNormalization the adapter reads. */
 export interface BatchNormLayerLike {
   name: string;
-  axis: number;
+  /**
+   * The config's axis as TF.js keeps it: a number, or whatever the model's JSON
+   * said (tf.keras 2.x writes a list, `"axis": [3]`, which TF.js does not convert).
+   */
+  axis: unknown;
   momentum: number;
   epsilon: number;
   center: boolean;
@@ -84,6 +89,41 @@ function product(dims: readonly number[]): number {
   return dims.reduce((a, b) => a * b, 1);
 }
 
+/**
+ * A config value as a fallback reason prints it: strings quoted and lists
+ * bracketed, so that `axis "1"` or `axis [1,2]` cannot be read as `axis 1`.
+ */
+export function showValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(showValue).join(',')}]`;
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value); // NaN, Infinity: JSON would print null
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (value === null || typeof value !== 'object') return String(value); // undefined, booleans, symbols
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value); // a cycle
+  }
+}
+
+/**
+ * The feature axis, in [0, rank), of a layer's `axis` for an input of rank `rank`,
+ * or why it is not one. An integer counts from the end when negative. A
+ * one-element list is that axis: tf.keras 2.x saves `axis` as a list (its build
+ * turns −1 into [rank − 1]), and TF.js loads the list as it is. A list of several
+ * axes (Keras's normalization over more than one axis) has no [outer, C, inner]
+ * view, and anything else is not an axis at all: both are the stock layer's.
+ */
+export function featureAxis(axis: unknown, rank: number): { ok: true; axis: number } | { ok: false; reason: string } {
+  if (Array.isArray(axis) && axis.length > 1) return { ok: false, reason: `axis ${showValue(axis)} (more than one axis)` };
+  const single: unknown = Array.isArray(axis) ? axis[0] : axis;
+  if (typeof single !== 'number' || !Number.isInteger(single)) return { ok: false, reason: `axis ${showValue(axis)}` };
+  const resolved = single < 0 ? single + rank : single;
+  if (resolved < 0 || resolved >= rank) return { ok: false, reason: `axis ${showValue(axis)} out of range for rank ${rank}` };
+  return { ok: true, axis: resolved };
+}
+
 /** The single input tensor of a call, as getExactlyOneTensor takes it. */
 function singleTensor(inputs: unknown): Tensor | null {
   const t = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : null) : inputs;
@@ -101,9 +141,9 @@ export function planCall(layer: BatchNormLayerLike, inputs: unknown, kwargs: Rec
   if (x.dtype !== 'float32') return { ok: false, reason: `input dtype ${x.dtype}` };
   const rank = x.shape.length;
   if (rank < 2) return { ok: false, reason: `input of rank ${rank}` };
-  if (!Number.isInteger(layer.axis)) return { ok: false, reason: `axis ${String(layer.axis)}` };
-  const axis = layer.axis >= 0 ? layer.axis : layer.axis + rank;
-  if (axis < 0 || axis >= rank) return { ok: false, reason: `axis ${layer.axis} out of range for rank ${rank}` };
+  const feature = featureAxis(layer.axis, rank);
+  if (!feature.ok) return feature;
+  const { axis } = feature;
   if (!layer.movingMean || !layer.movingVariance) return { ok: false, reason: 'layer not built' };
   if ((layer.scale && !layer.gamma) || (layer.center && !layer.beta)) return { ok: false, reason: 'layer weights missing' };
   const weights = [layer.movingMean, layer.movingVariance, layer.scale ? layer.gamma : null, layer.center ? layer.beta : null];
@@ -114,9 +154,9 @@ export function planCall(layer: BatchNormLayerLike, inputs: unknown, kwargs: Rec
     throw new AdapterError(`Input 0 is incompatible with layer ${layer.name}: expected axis ${axis} of input shape to have value ${c} but got shape ${x.shape}.`);
   }
   const momentum = layer.momentum;
-  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) return { ok: false, reason: `momentum ${String(momentum)}` };
+  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) return { ok: false, reason: `momentum ${showValue(momentum)}` };
   const eps = layer.epsilon;
-  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0) return { ok: false, reason: `epsilon ${String(eps)}` };
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0) return { ok: false, reason: `epsilon ${showValue(eps)}` };
   const training = kwargs?.training == null ? false : Boolean(kwargs.training);
   if (x.size === 0) return { ok: false, reason: 'empty input' };
   if (training && x.size / c < 2) return { ok: false, reason: 'training with one value per feature' };

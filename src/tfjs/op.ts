@@ -4,8 +4,10 @@
 // tf.batchNorm(x, mean, variance, offset?, scale?, eps) reshapes x to 4D (rank 0–3
 // to [1, 1, 1, n], [1, 1, a, b], [1, a, b, c]; rank ≥ 4 as it is) and runs the
 // kernel with the parameters as the caller gave them: y = (x − mean)·scale/√(var +
-// eps) + offset, each parameter broadcast against x. We take the common case, every
-// parameter of shape [C] with C the last dimension of x: our BatchNorm in eval mode
+// eps) + offset, each parameter broadcast against x. The op has no axis: the
+// parameters' shapes say which dimensions they vary along. We take the common case,
+// every parameter of shape [C] with C the last dimension of x (the feature axis is
+// the last one): our BatchNorm in eval mode
 // (axis −1, viewed as [n/C, C]), its running statistics, gamma and beta filled from
 // the parameters' buffers by copyBufferToBuffer in TF.js's encoder (recordForward,
 // shared with the layers), y copied into a new tensor from TF.js's pool. A missing
@@ -15,7 +17,7 @@
 // tfjs-core's, from the saved inputs, whichever kernel ran.
 import { BatchNorm } from '../batchnorm/index.js';
 import { asWebGPUBackend, infoFromBuffer, recordingEncoder, type WebGPUBackendLike } from './backend.js';
-import { recordForward, type KernelCache, type Tensor } from './layer.js';
+import { recordForward, showValue, type KernelCache, type Tensor } from './layer.js';
 
 /** A tensor as a kernel receives it (no `size`). */
 interface TensorInfoLike {
@@ -24,7 +26,7 @@ interface TensorInfoLike {
   dtype: string;
 }
 
-interface KernelArgs {
+export interface KernelArgs {
   inputs: Record<string, TensorInfoLike | null | undefined>;
   attrs?: Record<string, unknown>;
   backend: unknown;
@@ -54,21 +56,24 @@ const MAX_OP_KERNELS = 16;
 const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 const withSize = (t: TensorInfoLike): Tensor => ({ dataId: t.dataId, shape: t.shape, dtype: t.dtype, size: product(t.shape) });
 
-type OpPlan = { ok: true; c: number; eps: number } | { ok: false; reason: string };
+export type OpPlan = { ok: true; c: number; eps: number } | { ok: false; reason: string };
 
-function planOp(args: KernelArgs, backend: WebGPUBackendLike, core: KernelRegistryLike): OpPlan {
+/** Whether a FusedBatchNorm call runs on our kernel, or why it goes to the stock one. */
+export function planOp(args: KernelArgs, backend: WebGPUBackendLike, core: KernelRegistryLike): OpPlan {
   if (core.env?.().getBool('WEBGPU_ENGINE_COMPILE_ONLY')) return { ok: false, reason: 'WEBGPU_ENGINE_COMPILE_ONLY is set' };
   const { x, mean, variance, scale, offset } = args.inputs;
   if (!x || !mean || !variance) return { ok: false, reason: 'missing input' };
   const eps = args.attrs?.varianceEpsilon;
-  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0) return { ok: false, reason: `varianceEpsilon ${String(eps)}` };
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0) return { ok: false, reason: `varianceEpsilon ${showValue(eps)}` };
   const c = x.shape.at(-1) ?? 0;
   const n = product(x.shape);
   if (c === 0 || n === 0) return { ok: false, reason: 'empty input' };
   for (const [name, t] of [['x', x], ['mean', mean], ['variance', variance], ['scale', scale], ['offset', offset]] as const) {
     if (!t) continue;
     if (t.dtype !== 'float32') return { ok: false, reason: `${name} of dtype ${t.dtype}` };
-    if (name !== 'x' && (t.shape.length !== 1 || t.shape[0] !== c)) return { ok: false, reason: `${name} of shape [${t.shape}] (only [C], C = x's last dimension ${c})` };
+    if (name !== 'x' && (t.shape.length !== 1 || t.shape[0] !== c)) {
+      return { ok: false, reason: `${name} of shape ${showValue(t.shape)} (only [C], features on x's last axis: C = ${c})` };
+    }
   }
   if (n * 4 > backend.device.limits.maxStorageBufferBindingSize) return { ok: false, reason: 'input larger than maxStorageBufferBindingSize' };
   return { ok: true, c, eps };
