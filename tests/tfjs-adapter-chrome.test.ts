@@ -21,6 +21,7 @@ const TESTS: [string, string][] = [
   ['MLP: 20 Adam steps through optimizer.minimize match stock TF.js', 'mlpAdamMinimize'],
   ['CNN: conv2d channels last → BN → relu → dense softmax, 20 steps of model.fit match stock', 'cnnSgdFit'],
   ['BN axis 1 on [N, C, L] matches stock on the permuted network (20 steps: SGD fit, Adam minimize)', 'axis1Ncl'],
+  ['tf.keras JSON with "axis": [1] / [3] (Sequential, functional): 3 SGD steps on our kernels match stock TF.js', 'kerasAxisList'],
   ['center: false / scale: false train, matching tfjs-core ops', 'centerScaleFalse'],
   ['trainable: false matches stock', 'trainableFalse'],
   ['restore() gives the stock path back; a second call returns the same handle', 'restoreAndTwice'],
