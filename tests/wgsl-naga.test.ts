@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { NagaError, nagaVersion, parseWgsl, validate } from 'naga-wasm';
 import { halfStages, stages } from '../src/batchnorm/stages.js';
 import { nnStages } from '../src/nn/stages.js';
-import type { StageSource } from '../src/gpu/wgsl.js';
+import { specializeOverrides, type StageSource } from '../src/gpu/wgsl.js';
 
 /**
  * WGSL bitcasts naga does not implement (between 32-bit words and f16 vectors:
@@ -47,8 +47,9 @@ function nagaErrors(source: string): string | null {
 const modules: StageSource[] = [...new Set([stages, halfStages.packed, halfStages.f16, nnStages].flatMap((set) => Object.values(set)))];
 
 describe(`naga ${nagaVersion} validates`, () => {
-  it.each(modules.map((m) => [m.name, m] as const))('%s', (_name, { source }) => {
+  it.each(modules.map((m) => [m.name, m] as const))('%s, with its overrides and specialized as pipelines get it', (_name, { source }) => {
     expect(nagaErrors(source)).toBeNull();
+    expect(nagaErrors(specializeOverrides(source, {}))).toBeNull();
   });
 
   it('and rejects a broken f16 module, so the checks above can fail', () => {

@@ -1,6 +1,6 @@
 // What the host reads out of the WGSL sources.
 import { describe, expect, it } from 'vitest';
-import { packStruct, parseBindings, parseConst, parseStruct, stageSource } from '../src/gpu/wgsl.js';
+import { packStruct, parseBindings, parseConst, parseStruct, specializeOverrides, stageSource } from '../src/gpu/wgsl.js';
 import { FEATURE_SECTIONS, forcePackedHalves, halfPathOf, halfStages, paramsFields, stages, stagesOf } from '../src/batchnorm/stages.js';
 
 describe('parseStruct and packStruct', () => {
@@ -85,5 +85,28 @@ describe('float16 path', () => {
     expect(halfPathOf(device(['shader-f16']))).toBe('f16'); // per device
     forcePackedHalves(f16, false);
     expect(halfPathOf(f16)).toBe('f16');
+  });
+});
+
+describe('specializeOverrides', () => {
+  const source = 'override WG_SIZE: u32 = 64u;\n// override in a comment stays\noverride RELU: bool = false;\noverride SCALE: f32 = 1.0;\noverride SHIFT: i32 = -2i;\n';
+  it('writes each override in as a const: the given value, else its default', () => {
+    const out = specializeOverrides(source, { WG_SIZE: 16, RELU: true, SCALE: 0.5 });
+    expect(out).toContain('const WG_SIZE: u32 = 16u;');
+    expect(out).toContain('const RELU: bool = true;');
+    expect(out).toContain('const SCALE: f32 = 0.5f;');
+    expect(out).toContain('const SHIFT: i32 = -2i;');
+    expect(out.replace(/\/\/[^\n]*/g, '')).not.toMatch(/\boverride\b/);
+  });
+  it('refuses a constant the module does not declare, or a value of the wrong type', () => {
+    expect(() => specializeOverrides(source, { WG_SZE: 16 })).toThrow(/not override constants of the module: WG_SZE/);
+    expect(() => specializeOverrides(source, { RELU: 1 })).toThrow(/override RELU: bool, given 1/);
+    expect(() => specializeOverrides(source, { WG_SIZE: -1 })).toThrow(/override WG_SIZE: u32, given -1/);
+    expect(() => specializeOverrides(source, { WG_SIZE: 1.5 })).toThrow(/override WG_SIZE: u32, given 1.5/);
+  });
+  it('leaves no override in any stage the package compiles', () => {
+    for (const stage of [...new Set([stages, halfStages.packed, halfStages.f16].flatMap((set) => Object.values(set)))]) {
+      expect(specializeOverrides(stage.source, {}).replace(/\/\/[^\n]*/g, ''), stage.name).not.toMatch(/\boverride\b/);
+    }
   });
 });

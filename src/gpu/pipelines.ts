@@ -1,14 +1,13 @@
-// Shader modules, bind-group layouts and pipelines, created once per device.
-import { parseBindings, type Binding, type StageSource } from './wgsl.js';
+// Bind-group layouts, shader modules and pipelines, created once per device.
+import { parseBindings, specializeOverrides, type Binding, type Constants, type StageSource } from './wgsl.js';
+
+export type { Constants };
 
 interface Stage {
   bindings: Binding[];
   layout: GPUBindGroupLayout;
   pipelineLayout: GPUPipelineLayout;
-  module: GPUShaderModule;
 }
-
-export type Constants = Record<string, number | boolean>;
 
 export class DevicePipelines {
   private readonly stages = new Map<StageSource, Stage>();
@@ -33,25 +32,24 @@ export class DevicePipelines {
         bindings,
         layout,
         pipelineLayout: this.device.createPipelineLayout({ label: name, bindGroupLayouts: [layout] }),
-        module: this.device.createShaderModule({ label: name, code: source.source }),
       };
       this.stages.set(source, stage);
     }
     return stage;
   }
 
-  /** The pipeline for one entry point of a stage, specialized by override constants. */
+  /**
+   * The pipeline for one entry point of a stage, its override constants written into
+   * the module's text (specializeOverrides): one shader module per pipeline, and no
+   * implementation ever sees a pipeline-overridable constant.
+   */
   pipeline(source: StageSource, entryPoint: string, constants: Constants): GPUComputePipeline {
     const key = `${source.name}/${entryPoint}/${JSON.stringify(constants)}`;
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
       const stage = this.stage(source);
-      const numeric = Object.fromEntries(Object.entries(constants).map(([k, v]) => [k, Number(v)]));
-      pipeline = this.device.createComputePipeline({
-        label: key,
-        layout: stage.pipelineLayout,
-        compute: { module: stage.module, entryPoint, constants: numeric },
-      });
+      const module = this.device.createShaderModule({ label: key, code: specializeOverrides(source.source, constants) });
+      pipeline = this.device.createComputePipeline({ label: key, layout: stage.pipelineLayout, compute: { module, entryPoint } });
       this.pipelines.set(key, pipeline);
     }
     return pipeline;

@@ -31,6 +31,41 @@ export function stageSource(name: string, ...files: string[]): StageSource {
   return { name, source: [...directives.map((d) => `${d}\n`), ...parts.map((p) => p.body)].join('') };
 }
 
+export type Constants = Record<string, number | boolean>;
+
+/** WGSL's spelling of a scalar of `type`: `true`, `64u`, `-3i`, `0.5f`. */
+function scalarLiteral(name: string, type: string, value: number | boolean): string {
+  if (type === 'bool') {
+    if (typeof value !== 'boolean') throw new Error(`override ${name}: bool, given ${String(value)}`);
+    return String(value);
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`override ${name}: ${type}, given ${String(value)}`);
+  if (type === 'f32') return `${value}f`;
+  if (!Number.isInteger(value) || (type === 'u32' && value < 0)) throw new Error(`override ${name}: ${type}, given ${value}`);
+  return type === 'u32' ? `${value}u` : `${value}i`;
+}
+
+/**
+ * The source with every pipeline-overridable constant written in as a module
+ * constant: `override NAME: T = default;` becomes `const NAME: T = value;`, the value
+ * from `constants` or else the default. Pipelines are built from this text with no
+ * override left, because wgpu (Firefox 153) panics creating a pipeline where
+ * WG_SIZE and another override both remain overridable (see docs/design.md).
+ */
+export function specializeOverrides(source: string, constants: Constants): string {
+  const re = /\boverride\s+(\w+)\s*:\s*(bool|u32|i32|f32)\s*=\s*([^;]+);/g;
+  const declared = new Set<string>();
+  const out = source.replace(re, (_all, name: string, type: string, fallback: string) => {
+    declared.add(name);
+    const value = constants[name];
+    return `const ${name}: ${type} = ${value === undefined ? fallback.trim() : scalarLiteral(name, type, value)};`;
+  });
+  const unknown = Object.keys(constants).filter((k) => !declared.has(k));
+  if (unknown.length) throw new Error(`not override constants of the module: ${unknown.join(', ')}`);
+  if (/\boverride\b/.test(withoutComments(out))) throw new Error('an override declaration without a bool, u32, i32 or f32 type and default is left');
+  return out;
+}
+
 export type BindingKind = 'uniform' | 'read-only-storage' | 'storage';
 
 export interface Binding {
