@@ -200,8 +200,15 @@ describe('npm pack', () => {
   });
 
   describe('declarations compile in a strict consumer with skipLibCheck false (the README snippets and every entry)', () => {
+    /** What `npm install --save-dev <name>` gives the consumer: the repository's own copy, linked into the scratch project. */
+    function devDependency(name: string) {
+      const target = join(project, 'node_modules', name);
+      mkdirSync(dirname(target), { recursive: true });
+      if (!existsSync(target)) symlinkSync(join(root, 'node_modules', name), target, 'dir');
+    }
+
     /** Compiles the consumer and the README snippets in the installed project; returns tsc's output. */
-    function compile(name: 'typescript' | 'typescript7', major: number, types: string[]) {
+    function compile(name: 'typescript' | 'typescript7', major: number, types: string[], lib = ['ES2022', 'DOM']) {
       const { version, tsc } = typescript(name);
       expect(version.split('.')[0], `${name} ${version}`).toBe(String(major));
       writeFileSync(join(project, 'consumer.ts'), CONSUMER);
@@ -215,7 +222,7 @@ describe('npm pack', () => {
             target: 'ES2022',
             module: 'NodeNext',
             moduleResolution: 'NodeNext',
-            lib: ['ES2022', 'DOM'],
+            lib,
             types,
             strict: true,
             skipLibCheck: false,
@@ -229,11 +236,7 @@ describe('npm pack', () => {
     }
 
     it('TypeScript 5 with @webgpu/types in types', () => {
-      // what `npm install --save-dev @webgpu/types` gives the consumer: the repository's own copy
-      mkdirSync(join(project, 'node_modules', '@webgpu'), { recursive: true });
-      if (!existsSync(join(project, 'node_modules', '@webgpu', 'types'))) {
-        symlinkSync(join(root, 'node_modules', '@webgpu', 'types'), join(project, 'node_modules', '@webgpu', 'types'), 'dir');
-      }
+      devDependency('@webgpu/types');
       const r = compile('typescript', 5, ['@webgpu/types']);
       expect(r.output).toBe('');
       expect(r.status, r.why).toBe(0);
@@ -248,5 +251,16 @@ describe('npm pack', () => {
       expect(r.status, r.why).not.toBeNull();
       if (!r.output) expect(r.status, r.why).toBe(0);
     });
+
+    // The README's advice to TypeScript 7 users whose code names a flag: @types/web in place of the DOM
+    // lib (it declares the flag namespaces too). It must leave nothing to report, under 5 as under 7.
+    for (const [name, major] of [['typescript', 5], ['typescript7', 7]] as const) {
+      it(`TypeScript ${major} with @types/web in types in place of the DOM lib (lib ES2022 alone): no errors at all`, () => {
+        devDependency('@types/web');
+        const r = compile(name, major, ['@types/web'], ['ES2022']);
+        expect(r.output).toBe('');
+        expect(r.status, r.why).toBe(0);
+      });
+    }
   });
 });
