@@ -4,7 +4,7 @@
 // to compile, which SwiftShader is not: here they are checked on every machine.
 import { describe, expect, it } from 'vitest';
 import { NagaError, nagaVersion, parseWgsl, validate } from 'naga-wasm';
-import { halfStages, stages } from '../src/batchnorm/stages.js';
+import { floatOrderStage, halfStages, stages } from '../src/batchnorm/stages.js';
 import { nnStages } from '../src/nn/stages.js';
 import { specializeOverrides, type StageSource } from '../src/gpu/wgsl.js';
 
@@ -44,7 +44,7 @@ function nagaErrors(source: string): string | null {
   }
 }
 
-const modules: StageSource[] = [...new Set([stages, halfStages.packed, halfStages.f16, nnStages].flatMap((set) => Object.values(set)))];
+const modules: StageSource[] = [...new Set([stages, halfStages.packed, halfStages.f16, nnStages].flatMap((set) => Object.values(set))), floatOrderStage];
 
 describe(`naga ${nagaVersion} validates`, () => {
   it.each(modules.map((m) => [m.name, m] as const))('%s, with its overrides and specialized as pipelines get it', (_name, { source }) => {

@@ -8,7 +8,7 @@ const STATISTICS_SECTIONS = 4u;   // count, mean, meanLow, M2
 
 struct MergeParams {
   features: u32,
-  zeroBits: u32,   // 0, unknown to the compiler (traversal.wgsl's opaque(), copied: this stage has no Params)
+  zeroBits: u32,   // 0, unknown to the compiler: compensated.wgsl's opaque() reads it
 }
 
 @group(0) @binding(0) var<uniform> params: MergeParams;
@@ -42,11 +42,10 @@ fn merge_shards(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     offset = offset + delta * (nb / total);
     n = total;
   }
-  // reference + offset to twice f32 precision (Knuth's two-sum)
-  let mean = bitcast<f32>(bitcast<u32>(reference + offset) ^ params.zeroBits);
-  let fromOffset = mean - reference;
+  // reference + offset to twice f32 precision
+  let mean = reference + offset;
   merged[f] = n;
   merged[c + f] = mean;
-  merged[2u * c + f] = (reference - (mean - fromOffset)) + (offset - fromOffset);
+  merged[2u * c + f] = twoSumError(vec4f(reference), vec4f(offset), vec4f(mean)).x;
   merged[3u * c + f] = m2;
 }

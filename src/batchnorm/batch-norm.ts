@@ -6,6 +6,7 @@ import { GpuModule } from '../gpu/module.js';
 import { placementName, type CanonicalView, type FeaturePlacement, type Layout } from './layout.js';
 import { defaultTuning, featureStride, type Tuning } from './partition.js';
 import { Plan, type ModuleBuffers, type StatisticsMode } from './plan.js';
+import { opaqueSums, probeFloatOrder } from './float-order.js';
 import { FEATURE_SECTIONS, mergeFields, STATISTICS_SECTIONS, SUM_SECTIONS, stagesOf, type Stages, type TensorStorage } from './stages.js';
 import {
   checkRecord,
@@ -101,6 +102,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     this.storage = checkStorage(options.storage ?? 'float32');
     this.stages = stagesOf(this.storage, device);
     this.tuning = { ...defaultTuning(device), ...options.tuning };
+    void probeFloatOrder(device);
     // 256 threads fit every WebGPU device: it is the least maxComputeWorkgroupSizeX and
     // maxComputeInvocationsPerWorkgroup may be, and their reductions' workgroup memory
     // (5 vec4 on half the threads: 10 KiB at 256) stays within the least maxComputeWorkgroupStorageSize, 16 KiB.
@@ -529,7 +531,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     const { scratch, group } = this.mergeScratch(list.length);
     const own = enc ?? this.encoder('mergeStatisticsBuffers');
     list.forEach((b, i) => own.copyBufferToBuffer(b, 0, scratch, i * floats * 4, floats * 4));
-    const pipeline = this.pipelines.pipeline(this.stages.merge, 'merge_shards', { WG_SIZE: this.tuning.workgroupSize });
+    const pipeline = this.pipelines.pipeline(this.stages.merge, 'merge_shards', { WG_SIZE: this.tuning.workgroupSize, OPAQUE_SUMS: opaqueSums(this.device) });
     recordPass(this.device, own, `${this.name} merge statistics`, (pass) =>
       dispatch(this.device, pass, pipeline, group, Math.ceil(this.numFeatures / this.tuning.workgroupSize)),
     );

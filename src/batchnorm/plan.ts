@@ -2,12 +2,12 @@
 // workgroups, the uniform buffer, scratch and output buffers, and the bind
 // groups. It is built on the first call with a shape and reused after that, so a
 // steady training loop creates no GPU objects.
-import { isCpuAdapter } from '../gpu/adapter.js';
 import { OwnedBuffers, outputUsage } from '../gpu/buffers.js';
 import { KeyedCache } from '../gpu/cache.js';
 import { dispatch } from '../gpu/dispatch.js';
 import type { Constants, DevicePipelines } from '../gpu/pipelines.js';
 import type { StageSource } from '../gpu/wgsl.js';
+import { opaqueSums } from './float-order.js';
 import type { CanonicalView } from './layout.js';
 import { partition, type Partition, type Tuning } from './partition.js';
 import { FINALIZE_MODE, GRAD_FINALIZE_MODE, paramsFields, type Stages, type TensorStorage } from './stages.js';
@@ -97,7 +97,7 @@ export class Plan {
       momentum: options.momentum ?? 0,
       cumulative: options.momentum === null ? 1 : 0,
       unbiased: options.unbiasedRunningVar ? 1 : 0,
-      zeroBits: 0, // traversal.wgsl's opaque(): a 0 the shader compiler cannot see
+      zeroBits: 0, // compensated.wgsl's opaque(): a 0 the shader compiler cannot see
     });
     this.partials = this.owned.create('partials', this.partition.partialFloats * 4, GPUBufferUsage.STORAGE);
     this.y = this.tensor('y');
@@ -138,12 +138,12 @@ export class Plan {
 
   /** The pipeline `key` names in this plan; `specialize` gives its stage, entry point and constants on first use. */
   private pipeline(key: string, specialize: () => [StageSource, string, Constants]): GPUComputePipeline {
-    let pipeline = this.resolved.get(key);
+    const opaque = opaqueSums(this.device); // changes once, when the device's float-order probe answers
+    let pipeline = this.resolved.get(`${key}/${opaque}`);
     if (!pipeline) {
       const [source, entryPoint, constants] = specialize();
-      const opaqueSums = !isCpuAdapter(this.device.adapterInfo); // traversal.wgsl's opaque()
-      pipeline = this.pipelines.pipeline(source, entryPoint, { WG_SIZE: this.tuning.workgroupSize, OPAQUE_SUMS: opaqueSums, ...constants });
-      this.resolved.set(key, pipeline);
+      pipeline = this.pipelines.pipeline(source, entryPoint, { WG_SIZE: this.tuning.workgroupSize, OPAQUE_SUMS: opaque, ...constants });
+      this.resolved.set(`${key}/${opaque}`, pipeline);
     }
     return pipeline;
   }

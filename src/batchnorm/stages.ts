@@ -1,6 +1,11 @@
 // Batch norm's WGSL stages and what the host reads out of them.
 import { parseConst, parseStruct, stageSource } from '../gpu/wgsl.js';
+import params from '../../shaders/batchnorm/params.wgsl?raw';
+import moments from '../../shaders/batchnorm/moments.wgsl?raw';
 import traversal from '../../shaders/batchnorm/traversal.wgsl?raw';
+import compensated from '../../shaders/batchnorm/compensated.wgsl?raw';
+import bits from '../../shaders/batchnorm/bits.wgsl?raw';
+import floatOrderProbe from '../../shaders/batchnorm/float-order-probe.wgsl?raw';
 import tensors from '../../shaders/batchnorm/tensors.wgsl?raw';
 import reduce from '../../shaders/batchnorm/reduce.wgsl?raw';
 import partialSlots from '../../shaders/batchnorm/partial-slots.wgsl?raw';
@@ -36,8 +41,13 @@ const STORAGE_FILES: Record<'float32' | HalfPath, string[]> = {
 };
 
 /**
- * Each stage: grid.wgsl and traversal.wgsl (Params, the traversals, the moments);
- * the storage's element types and conversions (STORAGE_FILES) where it touches
+ * What every stage of the batch norm starts with: Params and the buffer sections,
+ * the moments and Chan's merge, the traversals, compensated sums, bit tests.
+ */
+const PRELUDE = [params, moments, traversal, compensated, bits];
+
+/**
+ * Each stage: grid.wgsl and the PRELUDE; the storage's element types and conversions (STORAGE_FILES) where it touches
  * tensors; tensors.wgsl (x and dy bindings, the loaders) where it reads them;
  * reduce.wgsl (the workgroup tree) where it reduces or merges partials, with
  * partial-slots.wgsl (where partials are stored) where it reduces, and
@@ -49,12 +59,12 @@ function stagesFor(storage: 'float32' | HalfPath) {
   const types = STORAGE_FILES[storage];
   const suffix = storage === 'float32' ? '' : ` (float16 ${storage})`;
   return {
-    stats: stageSource(`batchnorm stats${suffix}`, traversal, ...types, tensors, reduce, partialSlots, statsPartial, stats),
-    finalize: stageSource(`batchnorm finalize${suffix}`, traversal, ...types, reduce, statsPartial, finalize),
-    apply: stageSource(`batchnorm apply${suffix}`, traversal, ...types, tensors, apply),
-    gradReduce: stageSource(`batchnorm grad reduce${suffix}`, traversal, ...types, tensors, reduce, partialSlots, gradReduce, storage === 'float32' ? maskF32 : maskF16),
-    gradFinalize: stageSource('batchnorm grad finalize', traversal, reduce, gradFinalize),
-    merge: stageSource('batchnorm merge', merge),
+    stats: stageSource(`batchnorm stats${suffix}`, ...PRELUDE, ...types, tensors, reduce, partialSlots, statsPartial, stats),
+    finalize: stageSource(`batchnorm finalize${suffix}`, ...PRELUDE, ...types, reduce, statsPartial, finalize),
+    apply: stageSource(`batchnorm apply${suffix}`, ...PRELUDE, ...types, tensors, apply),
+    gradReduce: stageSource(`batchnorm grad reduce${suffix}`, ...PRELUDE, ...types, tensors, reduce, partialSlots, gradReduce, storage === 'float32' ? maskF32 : maskF16),
+    gradFinalize: stageSource('batchnorm grad finalize', ...PRELUDE, reduce, gradFinalize),
+    merge: stageSource('batchnorm merge', compensated, merge),
   };
 }
 
@@ -92,9 +102,14 @@ export const mergeFields = parseStruct(merge, 'MergeParams');
 export const STATISTICS_SECTIONS = parseConst(merge, 'STATISTICS_SECTIONS');
 export const SUM_SECTIONS = parseConst(gradFinalize, 'SUM_SECTIONS');
 
-export const paramsFields = parseStruct(traversal, 'Params');
-export const FEATURE_SECTIONS = parseConst(traversal, 'FEATURE_SECTIONS');
-export const PARTIAL_SECTIONS = parseConst(traversal, 'PARTIAL_SECTIONS');
+export const paramsFields = parseStruct(params, 'Params');
+export const FEATURE_SECTIONS = parseConst(params, 'FEATURE_SECTIONS');
+export const PARTIAL_SECTIONS = parseConst(params, 'PARTIAL_SECTIONS');
+
+/** The float-order probe (src/batchnorm/float-order.ts): compensated.wgsl's functions on known values. */
+export const floatOrderStage = stageSource('batchnorm float-order probe', compensated, floatOrderProbe);
+export const probeFields = parseStruct(floatOrderProbe, 'ProbeParams');
+export const PROBE_TERMS = parseConst(floatOrderProbe, 'PROBE_TERMS');
 
 /** bn-finalize's MODE: which statistics a forward normalizes with, and whether it updates the running ones. */
 export const FINALIZE_MODE = {

@@ -6,6 +6,7 @@ import { activations, elements, featureIndex, featuresOf, normal } from '../../s
 import { using, type Case } from './case.js';
 import { GRAD_TOL, STATS_TOL, Y_TOL } from '../../support/tolerances.js';
 import { pair } from './parity.js';
+import { forceOpaqueSums, opaqueSums, probeCase, probeErrorTerms, probeFloatOrder } from '../../src/batchnorm/float-order.js';
 
 /** Variance of 1e6 + N(0, 1) over 1e6 values: relative error at most 1e-4 (E[x^2] - E[x]^2 would be garbage). */
 const ROBUST_VAR_TOL = 1e-4;
@@ -172,4 +173,50 @@ const nonFinite: Case[] = (
   },
 }));
 
-export const numericsCases: Case[] = [...robustCases, reluParity, ...gradientChecks, ...determinism, ...nonFinite];
+/** A training forward's y, running statistics and backward, as bits, with compensated.wgsl's barrier forced on or off. */
+async function compensatedRun(device: GPUDevice, opaque: boolean, layout: Layout, shape: number[]): Promise<Uint32Array[]> {
+  forceOpaqueSums(device, opaque);
+  try {
+    return await using(new BatchNorm(device, { numFeatures: featuresOf(layout, shape), layout }), async (bn) => {
+      const x = normal(elements(shape), 5, 0.25, 1);
+      const y = await bn.forwardArray(x, shape);
+      const { dx, dgamma } = await bn.backwardArray(normal(elements(shape), 6));
+      const s = await bn.getState();
+      return [y, dx, dgamma, s.runningMean!, s.runningVar!].map((a) => new Uint32Array(Float32Array.from(a).buffer));
+    });
+  } finally {
+    forceOpaqueSums(device, undefined);
+  }
+}
+
+const floatOrder: Case[] = [
+  {
+    name: "the float-order probe: with opaque() every error term survives; without it, its verdict is whether every one did, and the stages' barrier follows it",
+    run: async (device) => {
+      const kept = await probeFloatOrder(device);
+      const { expected } = probeCase();
+      check(expected.every((t) => t !== 0), 'every expected error term is non-zero, so a folded one shows');
+      const lost = async (opaque: boolean) =>
+        (await probeErrorTerms(device, opaque)).reduce((n, terms) => n + terms.filter((t, i) => !Object.is(t, expected[i])).length, 0);
+      const withBarrier = await lost(true);
+      check(withBarrier === 0, `${withBarrier} error terms lost even behind opaque()`);
+      const without = await lost(false);
+      check(kept === (without === 0), `probe said ${kept ? 'kept' : 'lost'}, yet without opaque() ${without} error terms differ from the exact ones`);
+      check(opaqueSums(device) === !kept, `OPAQUE_SUMS is ${opaqueSums(device)} where the probe said ${kept ? 'kept' : 'lost'}`);
+    },
+  },
+  ...([['NCHW', [4, 3, 24, 24]], ['NC', [4096, 3]]] as [Layout, number[]][]).map(([layout, shape]): Case => ({
+    name: `where the probe found float order kept, the barrier changes no bit: training forward and backward, ${layout} [${shape}]`,
+    run: async (device) => {
+      const kept = await probeFloatOrder(device);
+      const [withBarrier, without] = [await compensatedRun(device, true, layout, shape), await compensatedRun(device, false, layout, shape)];
+      const names = ['y', 'dx', 'dgamma', 'runningMean', 'runningVar'];
+      const differs = names.filter((_, k) => withBarrier[k].some((b, i) => b !== without[k][i]));
+      if (kept) check(differs.length === 0, `with and without opaque() these differ: ${differs.join(', ')}`);
+      // where it found them lost, the barrier stays on for this device's BatchNorms
+      else check(opaqueSums(device), 'the probe found error terms lost, yet OPAQUE_SUMS is off');
+    },
+  })),
+];
+
+export const numericsCases: Case[] = [...robustCases, reluParity, ...gradientChecks, ...determinism, ...nonFinite, ...floatOrder];
