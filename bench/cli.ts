@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Tuning } from 'webgpu-batchnorm';
+import { ADAPTER_CHOICES, type AdapterChoice } from 'webgpu-batchnorm/node';
 import type { SuiteOptions } from './suite.js';
 
 export interface CliOptions {
@@ -12,6 +13,8 @@ export interface CliOptions {
   headed: boolean;
   /** Leave the peer (TF.js) out, e.g. to sweep our tuning quickly. */
   noPeer: boolean;
+  /** Node only: which adapter requestDevice takes. */
+  adapter: AdapterChoice;
 }
 
 export const USAGE = `options:
@@ -19,6 +22,7 @@ export const USAGE = `options:
   --out DIR            where the report files go (default: bench/results)
   --peer-budget SEC    time for the peer's timed ops per row (default 20)
   --tuning JSON        BatchNorm tuning for our rows, e.g. '{"workgroupSize":32}' (default: the adapter's)
+  --adapter NAME       Node only: ${ADAPTER_CHOICES.join(', ')} (default auto: a GPU, else a software adapter)
   --no-peer            Chrome only: leave TF.js out
   --headed             Chrome only: show the browser window (needs a display)`;
 
@@ -31,6 +35,7 @@ export function parseCli(argv: string[]): CliOptions {
       'peer-budget': { type: 'string' },
       tuning: { type: 'string' },
       'no-peer': { type: 'boolean' },
+      adapter: { type: 'string' },
       headed: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -49,7 +54,10 @@ export function parseCli(argv: string[]): CliOptions {
       throw new Error(`--tuning must be JSON, e.g. '{"workgroupSize":32}', got ${values.tuning}`);
     }
   }
+  const adapter = (values.adapter ?? 'auto') as AdapterChoice;
+  if (!ADAPTER_CHOICES.includes(adapter)) throw new Error(`--adapter must be one of ${ADAPTER_CHOICES.join(', ')}, got ${values.adapter}`);
   return {
+    adapter,
     suite: { only: values.only, peerBudgetMs: budget === undefined ? undefined : budget * 1000 },
     tuning,
     outDir: resolve(values.out ?? 'bench/results'),

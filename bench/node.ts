@@ -1,5 +1,6 @@
 // `npm run bench:node`: the same suite in Node on Dawn (npm `webgpu`): a real GPU
-// where Vulkan has one, else SwiftShader. No peer: TF.js has no webgpu backend in
+// where Vulkan has one, else a software adapter; `--adapter NAME` picks one
+// (`npm run bench:lavapipe`: the project's lavapipe). No peer: TF.js has no webgpu backend in
 // Node. Built into bench/dist/node.js, which needs only node and node_modules/webgpu.
 import { requestDevice } from 'webgpu-batchnorm/node';
 import { parseCli } from './cli.js';
@@ -11,7 +12,7 @@ async function main() {
   const cli = parseCli(process.argv.slice(2));
   const started = performance.now();
   const loadBefore = currentLoad();
-  const device = await requestDevice({ log: true });
+  const device = await requestDevice({ adapter: cli.adapter, log: true });
   try {
     const result = await runSuite(device, benchEntries(cli.tuning), undefined, (line) => console.log(line), cli.suite);
     await writeReport(

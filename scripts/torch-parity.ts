@@ -1,4 +1,4 @@
-// npm run parity:torch [-- --seed N] [--fixed-shapes] [--adapter auto|gpu|swiftshader] [--fixtures DIR]
+// npm run parity:torch [-- --seed N] [--fixed-shapes] [--adapter auto|gpu|software|swiftshader|lavapipe] [--fixtures DIR]
 // Live parity with the installed PyTorch: generates fresh cases with scripts/torch-fixtures.py
 // (a random seed unless given; shapes drawn from the seed unless --fixed-shapes) into a
 // temporary folder, replays them through this package in Node on the machine's adapter
@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { adapterName, requestDevice } from '../src/node.js';
+import { adapterName, requestDevice, type AdapterChoice } from '../src/node.js';
 import {
   describeFailure,
   passed,
@@ -34,7 +34,7 @@ const e = (v: number) => v.toExponential(2);
 
 export async function main(args: string[]): Promise<void> {
   const recorded = option(args, '--fixtures');
-  const adapter = (option(args, '--adapter') ?? 'auto') as 'auto' | 'gpu' | 'swiftshader';
+  const adapter = (option(args, '--adapter') ?? 'auto') as AdapterChoice;
   const dir = recorded ?? (await mkdtemp(join(tmpdir(), 'webgpu-batchnorm-torch-')));
   let device: GPUDevice | undefined;
   try {

@@ -1,3 +1,3 @@
 // webgpu-batchnorm/node: a GPUDevice in Node through Dawn.
-export { requestDevice, swiftShaderCandidates, type RequestDeviceOptions } from './gpu/dawn.js';
+export { ADAPTER_CHOICES, lavapipeCandidates, requestDevice, swiftShaderCandidates, type AdapterChoice, type RequestDeviceOptions } from './gpu/dawn.js';
 export { adapterName } from './gpu/adapter.js';

@@ -1,4 +1,5 @@
-// The shared cases on Dawn in Node (SwiftShader on machines without a GPU).
+// The shared cases on Dawn in Node with SwiftShader (tests/lavapipe.test.ts: with lavapipe;
+// tests/dist/cases.js --adapter gpu: on a GPU).
 import { describe, it } from 'vitest';
 import { parityCases } from './cases/parity.js';
 import { numericsCases } from './cases/numerics.js';
@@ -12,8 +13,8 @@ import { requestDevice } from '../src/node.js';
 import { withoutGpuErrors } from '../support/compare.js';
 import { useDevice } from './helpers.js';
 
-const gpu = useDevice();
-Object.assign(globalThis, { requestTestDevice: () => requestDevice() }); // reliability's device-loss case destroys a device of its own
+const gpu = useDevice('swiftshader');
+Object.assign(globalThis, { requestTestDevice: () => requestDevice({ adapter: 'swiftshader' }) }); // reliability's device-loss case destroys a device of its own
 
 describe.each([
   ['parity with the float64 reference', parityCases],

@@ -32,5 +32,5 @@ it('runs a group of cases and ends with the counts', () => {
 it('refuses an adapter it does not know, naming it, and exits 1', () => {
   const r = run(process.execPath, ['tests/dist/cases.js', '--only', 'bad input', '--adapter', 'no-such-adapter'], 60_000);
   expect(r.status).toBe(1);
-  expect(r.out).toMatch(/--adapter must be gpu, swiftshader or auto, got no-such-adapter/);
+  expect(r.out).toMatch(/--adapter must be auto, gpu, software, lavapipe, swiftshader; got no-such-adapter/);
 }, 70_000);

@@ -1,18 +1,18 @@
 // Every shared case (tests/cases) in plain Node, without vitest: for a machine that
 // has a GPU, node and the npm `webgpu` package but no npm install (a bare GPU box).
 // Built by `npm run cases:build` into tests/dist/cases.js; run from the project root:
-//   node tests/dist/cases.js [--adapter gpu|swiftshader|auto] [--only TEXT]
+//   node tests/dist/cases.js [--adapter auto|gpu|software|swiftshader|lavapipe] [--only TEXT]
 // Prints one line per case and ends with "N passed, N failed, N skipped"; exits 1
 // when any failed.
 import { parseArgs } from 'node:util';
-import { adapterName, requestDevice } from 'webgpu-batchnorm/node';
+import { ADAPTER_CHOICES, adapterName, requestDevice, type AdapterChoice } from 'webgpu-batchnorm/node';
 import { caseGroups } from './cases/index.js';
 import { withoutGpuErrors } from '../support/compare.js';
 
 async function main() {
   const { values } = parseArgs({ options: { adapter: { type: 'string' }, only: { type: 'string', multiple: true } } });
-  const adapter = values.adapter ?? 'auto';
-  if (adapter !== 'auto' && adapter !== 'gpu' && adapter !== 'swiftshader') throw new Error(`--adapter must be gpu, swiftshader or auto, got ${adapter}`);
+  const adapter = (values.adapter ?? 'auto') as AdapterChoice;
+  if (!ADAPTER_CHOICES.includes(adapter)) throw new Error(`--adapter must be ${ADAPTER_CHOICES.join(', ')}; got ${adapter}`);
   const only = (values.only ?? []).map((o) => o.toLowerCase());
   const device = await requestDevice({ adapter });
   Object.assign(globalThis, { requestTestDevice: () => requestDevice({ adapter }) }); // reliability's device-loss case

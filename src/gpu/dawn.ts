@@ -1,15 +1,31 @@
-// A GPUDevice in Node through Dawn (npm `webgpu`). Prefers a real GPU; falls back
-// to SwiftShader, the CPU Vulkan driver that ships with Chromium and Chrome.
-import { existsSync, readdirSync } from 'node:fs';
+// A GPUDevice in Node through Dawn (npm `webgpu`). Prefers a real GPU; else a
+// software Vulkan driver: SwiftShader (ships with Chromium and Chrome) or Mesa's
+// lavapipe (mesa-vulkan-drivers).
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { adapterName, isCpuAdapter } from './adapter.js';
 
 type DawnModule = { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
 
+/**
+ * The software Vulkan drivers requestDevice knows, in the order 'auto' and 'software'
+ * try them: lavapipe first where it is installed, as it runs this package's stages
+ * 3-4x faster than SwiftShader on the same cores and has `shader-f16`
+ * (docs/performance.md); SwiftShader, which every Chromium and Chrome ships, else.
+ */
+export const SOFTWARE_ADAPTERS = ['lavapipe', 'swiftshader'] as const;
+export type SoftwareAdapter = (typeof SOFTWARE_ADAPTERS)[number];
+export type AdapterChoice = 'auto' | 'gpu' | 'software' | SoftwareAdapter;
+export const ADAPTER_CHOICES: readonly AdapterChoice[] = ['auto', 'gpu', 'software', ...SOFTWARE_ADAPTERS];
+
 export interface RequestDeviceOptions {
-  /** 'gpu': a hardware adapter only; 'swiftshader': SwiftShader only; 'auto' (default): a GPU, else SwiftShader. */
-  adapter?: 'auto' | 'gpu' | 'swiftshader';
+  /**
+   * 'auto' (default): a GPU, else a software adapter; 'gpu': a hardware adapter only;
+   * 'software': lavapipe, else SwiftShader (SOFTWARE_ADAPTERS); 'lavapipe' or
+   * 'swiftshader': that driver only.
+   */
+  adapter?: AdapterChoice;
   /** Log the adapter chosen (default: false). A function receives the line instead. */
   log?: boolean | ((line: string) => void);
 }
@@ -17,8 +33,6 @@ export interface RequestDeviceOptions {
 // Dawn's instance must outlive its device: if it is garbage-collected while work
 // is in flight, the process crashes. Held here until the device is destroyed.
 const instances = new Map<GPUDevice, GPU>();
-// SwiftShader ICDs this module put in VK_ICD_FILENAMES: not a GPU on a later probe.
-const swiftShaderIcds = new Set<string>();
 
 let dawn: DawnModule | undefined;
 async function loadDawn(): Promise<DawnModule> {
@@ -90,6 +104,30 @@ export function vulkanDrivers(env: Record<string, string | undefined> = process.
   return [...new Set([...searched, ...list(env.VK_ADD_DRIVER_FILES)].flatMap(manifests))];
 }
 
+/** The library an ICD manifest names, or '' when it cannot be read. */
+function driverLibrary(manifest: string): string {
+  try {
+    return String(JSON.parse(readFileSync(manifest, 'utf8')).ICD?.library_path ?? '');
+  } catch {
+    return '';
+  }
+}
+
+const isLavapipe = (manifest: string) => /libvulkan_lvp\.so/.test(driverLibrary(manifest));
+const isSwiftShader = (manifest: string) => /swiftshader/i.test(driverLibrary(manifest));
+
+/**
+ * Where Mesa's lavapipe ICD may be: among the drivers the loader finds
+ * (vulkanDrivers, so $VK_DRIVER_FILES and $VK_ADD_DRIVER_FILES count) and in the
+ * system's icd.d folders, which mesa-vulkan-drivers installs it into.
+ */
+export function lavapipeCandidates(): string[] {
+  const system = vulkanDrivers({ HOME: process.env.HOME, XDG_DATA_DIRS: process.env.XDG_DATA_DIRS, XDG_CONFIG_DIRS: process.env.XDG_CONFIG_DIRS });
+  return [...new Set([...vulkanDrivers(), ...system])].filter(isLavapipe);
+}
+
+const softwareCandidates: Record<SoftwareAdapter, () => string[]> = { swiftshader: swiftShaderCandidates, lavapipe: lavapipeCandidates };
+
 const hasVulkanLoader = () =>
   ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu'].some((d) =>
     existsSync(join(d, 'libvulkan.so.1')),
@@ -99,6 +137,25 @@ async function adapterFrom(dawnModule: DawnModule): Promise<{ gpu: GPU; adapter:
   const gpu = dawnModule.create([]);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   return adapter ? { gpu, adapter } : undefined;
+}
+
+/**
+ * The adapter of one ICD manifest alone: the loader reads $VK_DRIVER_FILES (and,
+ * older ones, $VK_ICD_FILENAMES) when Dawn creates its instance, so both name the
+ * manifest for that moment and are restored after.
+ */
+async function adapterOfDriver(dawnModule: DawnModule, manifest: string): Promise<{ gpu: GPU; adapter: GPUAdapter } | undefined> {
+  const names = ['VK_DRIVER_FILES', 'VK_ICD_FILENAMES'] as const;
+  const previous = names.map((n) => process.env[n]);
+  for (const n of names) process.env[n] = manifest;
+  try {
+    return await adapterFrom(dawnModule);
+  } finally {
+    names.forEach((n, i) => {
+      if (previous[i] === undefined) delete process.env[n];
+      else process.env[n] = previous[i];
+    });
+  }
 }
 
 /**
@@ -123,49 +180,40 @@ export function deviceDescriptor(adapter: Pick<GPUAdapter, 'features' | 'limits'
  */
 export async function requestDevice(options: RequestDeviceOptions = {}): Promise<GPUDevice> {
   const want = options.adapter ?? 'auto';
+  if (!ADAPTER_CHOICES.includes(want)) throw new Error(`requestDevice: adapter must be one of ${ADAPTER_CHOICES.join(', ')}; got ${JSON.stringify(want)}`);
   const d = await loadDawn();
   let found: { gpu: GPU; adapter: GPUAdapter; via: string } | undefined;
 
-  // On Linux Dawn finds a GPU through a Vulkan driver; with none installed, skip the
-  // probe, which would only print the Vulkan loader's warnings. A driver that is
-  // installed but fails still prints them: that is worth seeing.
-  const drivers = process.platform === 'linux' ? vulkanDrivers().filter((f) => !swiftShaderIcds.has(f)) : undefined;
-  if (want !== 'swiftshader' && (!drivers || drivers.length > 0)) {
+  // On Linux Dawn finds a GPU through a Vulkan driver; with none but software ones
+  // installed, skip the probe, which would only print the Vulkan loader's warnings.
+  // A driver that is installed but fails still prints them: that is worth seeing.
+  const drivers = process.platform === 'linux' ? vulkanDrivers().filter((f) => !isLavapipe(f) && !isSwiftShader(f)) : undefined;
+  if ((want === 'auto' || want === 'gpu') && (!drivers || drivers.length > 0)) {
     const first = await adapterFrom(d);
     if (first && !isCpuAdapter(first.adapter.info)) found = { ...first, via: drivers ? 'Vulkan' : 'Dawn' };
   }
+  const software = want === 'auto' || want === 'software' ? SOFTWARE_ADAPTERS : want === 'gpu' ? [] : [want];
   const tried: string[] = [];
-  if (!found && want !== 'gpu') {
-    // Dawn reads VK_ICD_FILENAMES when it creates an instance, so set it before create().
-    const previous = process.env.VK_ICD_FILENAMES;
-    for (const icd of swiftShaderCandidates()) {
+  for (const kind of software) {
+    for (const icd of found ? [] : softwareCandidates[kind]()) {
       tried.push(icd);
-      process.env.VK_ICD_FILENAMES = icd;
-      const next = await adapterFrom(d);
-      if (next) {
-        swiftShaderIcds.add(icd);
-        found = { ...next, via: `VK_ICD_FILENAMES=${icd}` };
-        break;
-      }
-    }
-    if (!found) {
-      if (previous === undefined) delete process.env.VK_ICD_FILENAMES;
-      else process.env.VK_ICD_FILENAMES = previous;
+      const next = await adapterOfDriver(d, icd);
+      if (next) found = { ...next, via: `${kind} ${icd}` };
+      if (found) break;
     }
   }
   if (!found) {
     const lines = [`webgpu-batchnorm: no WebGPU adapter found through Dawn (asked for: ${want}).`];
     if (!hasVulkanLoader()) lines.push('The Vulkan loader libvulkan.so.1 is missing: apt-get install -y libvulkan1');
-    if (drivers?.length === 0 && want !== 'swiftshader') {
+    if (drivers?.length === 0 && (want === 'auto' || want === 'gpu')) {
       lines.push('No Vulkan driver (ICD manifest) is installed for a GPU: none in /usr/share/vulkan/icd.d, /etc/vulkan/icd.d or $VK_DRIVER_FILES.');
     }
-    if (want !== 'gpu') {
-      lines.push(
-        tried.length
-          ? `SwiftShader ICDs tried: ${tried.join(', ')}`
-          : 'No SwiftShader Vulkan driver found: it ships with Chromium (apt-get install -y chromium) or Chrome; ' +
-              'set CHROME_PATH to a Chrome binary that has vk_swiftshader_icd.json beside it.',
-      );
+    if (tried.length) lines.push(`Software drivers tried: ${tried.join(', ')}`);
+    if (software.includes('swiftshader') && !tried.some(isSwiftShader)) {
+      lines.push('No SwiftShader: it ships with Chromium (apt-get install -y chromium) or Chrome; set CHROME_PATH to a Chrome binary that has vk_swiftshader_icd.json beside it.');
+    }
+    if (software.includes('lavapipe') && !tried.some(isLavapipe)) {
+      lines.push("No lavapipe: it is Mesa's mesa-vulkan-drivers, version 24 or newer (Debian 13, Ubuntu 24.04; on Debian 12 from bookworm-backports); or point VK_ADD_DRIVER_FILES at its lvp_icd.json.");
     }
     throw new Error(lines.join('\n'));
   }
