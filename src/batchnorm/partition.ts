@@ -197,7 +197,7 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
   };
 }
 
-/** How a thread walks its items in the planes traversal (see PlaneCursor in common.wgsl). */
+/** How a thread walks its items in the planes traversal (see PlaneCursor in shaders/batchnorm/traversal.wgsl). */
 function planeSteps(tuning: Tuning, itemsPerChunk: number, groups: number, features: number) {
   const wg = tuning.workgroupSize;
   const perThread = Math.ceil(itemsPerChunk / wg);
