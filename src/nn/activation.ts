@@ -1,5 +1,5 @@
 // Elementwise activations ReLU, sigmoid and tanh on GPU buffers of any shape, with
-// their backward passes (shaders/activation.wgsl). The backward pass uses the
+// their backward passes (shaders/nn/activation.wgsl). The backward pass uses the
 // forward's output y, which this layer owns, so the caller's x may change after forward().
 import { simpleWorkgroupSize } from '../gpu/adapter.js';
 import { OwnedBuffers } from '../gpu/buffers.js';
