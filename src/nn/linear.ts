@@ -1,7 +1,7 @@
 // A fully connected layer, y = x · Wᵀ (+ b), as PyTorch's nn.Linear: W is
 // [outFeatures, inFeatures], x is [batch, inFeatures], all row-major f32 on the GPU.
 // Forward and both backward products run through one tiled matrix-multiply kernel
-// (shaders/matmul.wgsl) specialised by override constants.
+// (shaders/nn/matmul.wgsl) specialised by override constants.
 import { isCpuAdapter, simpleWorkgroupSize } from '../gpu/adapter.js';
 import { outputUsage, OwnedBuffers } from '../gpu/buffers.js';
 import { KeyedCache } from '../gpu/cache.js';
