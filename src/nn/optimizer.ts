@@ -1,5 +1,5 @@
 // Optimizers that update parameter buffers in place on the GPU: SGD, Momentum,
-// RMSprop and Adam, with PyTorch's update rules (shaders/optimizer-update.wgsl).
+// RMSprop and Adam, with PyTorch's update rules (shaders/nn/optimizer-update.wgsl).
 // A step is one small dispatch that advances the step count on the GPU (for Adam's
 // bias correction), then one dispatch per parameter, all in one compute pass.
 import { simpleWorkgroupSize } from '../gpu/adapter.js';
