@@ -1,4 +1,4 @@
-// The training-step row: the demo's network (demo/train.ts: Linear without bias →
+// The training-step row: the demo's network (examples/training.ts: Linear without bias →
 // BatchNorm → sigmoid per hidden layer, Momentum) at batch 256 on batches of the
 // demo's data, one Sequential.trainStep per op (forward, loss, backward, update in
 // one encoder), from seeded weights; checked once against the float64 network
