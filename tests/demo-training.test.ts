@@ -1,4 +1,4 @@
-// The demo's data set and training loop (demo/dataset.ts, demo/train.ts) in Node:
+// The demo's data set and training loop (examples/dataset.ts, examples/training.ts) in Node:
 // fixed seeds give the same data and the same training, step for step.
 import { describe, expect, it } from 'vitest';
 import { makeDataset } from '../examples/dataset.js';
