@@ -1,4 +1,4 @@
-// The demo's training in headless Chrome (demo/train.ts in the harness page, WebGPU on
+// The demo's training in headless Chrome (examples/training.ts in the harness page, WebGPU on
 // the machine's adapter): with the demo's fixed seeds, the sigmoid MLP with batch norm
 // learns, and reaches the held-out accuracy target in fewer steps than the same
 // network without batch norm. Held-out accuracy is measured in eval mode (running
