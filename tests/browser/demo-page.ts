@@ -1,4 +1,4 @@
-// Page module of the demo's headless-Chrome test: the demo's training (demo/train.ts)
+// Page module of the demo's headless-Chrome test: the demo's training (examples/training.ts)
 // on the harness page's device, with the demo's seeds, inside GPU error scopes.
 import { makeDataset } from '../../examples/dataset.js';
 import { DEFAULT_RUN, DEMO_TARGET, stepsToAccuracy, type StepsToTarget } from '../../examples/training.js';
