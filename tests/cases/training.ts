@@ -1,4 +1,4 @@
-// Training on the GPU against the float64 network reference (src/network-reference.ts),
+// Training on the GPU against the float64 network reference (src/nn/reference.ts),
 // on seeded data (never zeros), and bad input. Environment-agnostic: the same cases
 // run in Node (Dawn) and in a browser page.
 // Tolerances (relative L2 over each tensor):
