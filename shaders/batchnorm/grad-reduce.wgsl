@@ -62,9 +62,9 @@ fn combine(a: GradSums, b: GradSums) -> GradSums {
 }
 
 // Loops add two values per call into one of two GradSums (independent adds); the
-// products compensated as traversal.wgsl's accumulate says (per tuning).
+// products compensated as compensated.wgsl's accumulate says (per tuning).
 fn addTwo(a: GradSums, dy0: vec4f, xc0: vec4f, dy1: vec4f, xc1: vec4f) -> GradSums {
-  let p0 = opaque(dy0 * xc0);   // else fma(dy0, xc0, -p0) may fold to 0 (traversal.wgsl)
+  let p0 = opaque(dy0 * xc0);   // else fma(dy0, xc0, -p0) may fold to 0 (compensated.wgsl's opaque)
   let p1 = opaque(dy1 * xc1);
   let s = accumulateTwo(a.dyXc, p0, p1);
   let rounding = fma(dy0, xc0, -p0) + fma(dy1, xc1, -p1);
