@@ -1,4 +1,4 @@
-// Page module of tests/tfjs-adapter-chrome.test.ts: TF.js 4.22 (tfjs-core, tfjs-layers,
+// Page module of tests/tfjs-adapter-browser.test.ts: TF.js 4.22 (tfjs-core, tfjs-layers,
 // tfjs-backend-webgpu and -cpu) in the page, training tiny models with TF.js's own
 // BatchNormalization ("stock") and with useWebGPUBatchNorm ("ours") from identical
 // initial weights, and comparing weights, moving statistics and predictions.
