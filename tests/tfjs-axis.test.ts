@@ -1,7 +1,7 @@
 // webgpu-batchnorm/tfjs in Node, no GPU: how a BatchNormalization layer's `axis`
 // (an integer, or a list as tf.keras 2.x writes it in a model's JSON) maps onto our
 // kernels, and that every fallback reason prints its value so it cannot be misread.
-// The same decisions in TF.js itself, on real models: tests/tfjs-adapter-chrome.test.ts.
+// The same decisions in TF.js itself, on real models: tests/tfjs-adapter-browser.test.ts.
 import { describe, expect, it } from 'vitest';
 import { featureAxis, planCall, showValue, type BatchNormLayerLike } from '../src/tfjs/layer.js';
 import { planOp, type KernelArgs, type KernelRegistryLike } from '../src/tfjs/op.js';
