@@ -1,6 +1,6 @@
 // `npm run demo`: serves this folder on http://localhost:5173 (WebGPU needs a secure
 // context, and localhost is one). The page imports the package by its name, resolved to
-// its sources (support/aliases.ts).
+// its sources (support/aliases.mjs).
 import { defineConfig } from 'vite';
 import { packageAliases } from '../support/aliases.mjs';
 import { fileURLToPath } from 'node:url';
