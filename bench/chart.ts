@@ -1,6 +1,6 @@
 // An SVG bar chart of the run: per shape and op, the floor, our throughput and
 // latency, and the peer's time, on a log scale of milliseconds.
-import { formatMs } from './format.js';
+import { formatMs, isFlooredRow } from './format.js';
 import type { BenchRow } from './types.js';
 
 interface Series {
@@ -134,8 +134,10 @@ export async function main(files: string[]): Promise<void> {
   const { readFile, writeFile } = await import('node:fs/promises');
   for (const file of files) {
     const report = JSON.parse(await readFile(file, 'utf8')) as { rows: BenchRow[]; adapter: string; runtime: string; peer: string | null };
+    const rows = report.rows.filter(isFlooredRow); // the model rows (TF.js CNN) are not charted
+    if (!rows.length) continue;
     const svg = file.replace(/\.json$/, '.svg');
-    await writeFile(svg, svgChart(report.rows, `Batch norm on ${report.adapter} (${report.runtime})`, report.peer));
+    await writeFile(svg, svgChart(rows, `Batch norm on ${report.adapter} (${report.runtime})`, report.peer));
     console.log(`wrote ${svg}`);
   }
 }

@@ -140,8 +140,8 @@ export async function measureFloor(device: GPUDevice, n: number): Promise<FloorM
       const iterations = new Iterations();
       await warmUp(device, encode, iterations);
       const one = await latency(device, encode, iterations, { ms: 0, min: 3, max: 3 });
-      const per = await throughput(device, encode, iterations, batchSize(one.median), { ms: 300, min: 3, max: 20 });
-      const gbps = (2 * bytes) / (per.median * 1e6);
+      const per = await throughput(device, encode, iterations, batchSize(one.ms), { ms: 300, min: 3, max: 20 });
+      const gbps = (2 * bytes) / (per.ms * 1e6);
       if (!best || gbps > best.gbps) best = { elements: n, gbps, config: `${workgroups} × ${size} threads${note}` };
     }
     return best!;

@@ -3,7 +3,7 @@
 import type { PageContext } from '../support/browser/protocol.js';
 import { benchEntries } from './entries.js';
 import type { Tuning } from 'webgpu-batchnorm';
-import { runSuite, type SuiteOptions } from './suite.js';
+import { runSuite, selects, type SuiteOptions } from './suite.js';
 import { tfjsPeer } from './tfjs-peer.js';
 import { adapterName } from 'webgpu-batchnorm';
 import { CNN_GROUP, cnnSelected, runCnnRows } from './tfjs-cnn-entries.js';
@@ -12,7 +12,7 @@ import type { SuiteResult } from './types.js';
 export async function run({ device, log }: PageContext, options: SuiteOptions, tuning: Partial<Tuning>, withPeer: boolean): Promise<SuiteResult> {
   const entries = benchEntries(tuning);
   const cnnOps = withPeer ? cnnSelected(options.only) : [];
-  const suiteRows = !options.only?.length || entries.some((e) => options.only!.some((o) => `${e.group} ${e.op}`.toLowerCase().includes(o.toLowerCase())));
+  const suiteRows = entries.some((e) => selects(options.only, e));
   const result: SuiteResult =
     suiteRows || !cnnOps.length
       ? await runSuite(device, entries, withPeer ? tfjsPeer : undefined, log, options)
@@ -20,7 +20,7 @@ export async function run({ device, log }: PageContext, options: SuiteOptions, t
   // The TF.js CNN (tf.layers, stock batch norm vs useWebGPUBatchNorm), last: bench/tfjs-cnn-entries.ts.
   if (cnnOps.length) {
     log(`${CNN_GROUP}: ${cnnOps.join(', ')}`);
-    result.cnn = await runCnnRows(cnnOps, log);
+    result.rows.push(...(await runCnnRows(cnnOps, log)));
   }
   return result;
 }

@@ -4,9 +4,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 import { svgChart } from './chart.js';
-import { markdownTable, skippedNotes, textTable } from './format.js';
+import { isFlooredRow, isModelRow, markdownTable, modelLine, modelMarkdown, skippedNotes, textTable } from './format.js';
 import type { SuiteResult } from './types.js';
-import { cnnLine, cnnMarkdown } from './tfjs-cnn-entries.js';
 
 export interface BenchReport extends SuiteResult {
   /** Where it ran, e.g. "Chrome/156.0.8078.79 (headless)" or "Node v20.20.2, Dawn (npm webgpu)". */
@@ -47,22 +46,23 @@ const DEFINITIONS = [
 ];
 
 export function markdownReport(report: BenchReport, chartFile: string): string {
+  const rows = report.rows.filter(isFlooredRow);
   const floors = report.floors.map((f) => `${f.elements.toLocaleString('en')} elements: ${f.gbps.toFixed(2)} GB/s (${f.config})`);
-  const skipped = skippedNotes(report.rows);
-  const summaries = report.rows.flatMap((r) => (r.summary ? [`- ${r.group} ${r.op}: ${r.summary}`] : []));
+  const skipped = skippedNotes(rows);
+  const summaries = rows.flatMap((r) => (r.summary ? [`- ${r.group} ${r.op}: ${r.summary}`] : []));
   return [
     `# webgpu-batchnorm benchmark: ${report.adapter}`,
     '',
     `${report.runtime}; ${report.date}; \`${report.command}\`; load average ${report.machine.loadBefore.toFixed(1)} before and ${report.machine.loadAfter.toFixed(1)} after on ${report.machine.cpus} cores.`,
     '',
-    ...(report.rows.length
-      ? [markdownTable(report.rows, report.peer), '', ...DEFINITIONS.map((d) => `- ${d}`), `- Copy bandwidth (the floor): ${floors.join('; ')}.`]
+    ...(rows.length
+      ? [markdownTable(rows, report.peer), '', ...DEFINITIONS.map((d) => `- ${d}`), `- Copy bandwidth (the floor): ${floors.join('; ')}.`]
       : ['(only the TF.js CNN rows were run)']),
     ...(summaries.length ? ['', 'Notes on rows:', '', ...summaries] : []),
     ...(skipped.length ? ['', `${report.peer ?? 'Peer'} rows without a time:`, '', ...skipped.map((s) => `- ${s}`)] : []),
     '',
-    ...cnnMarkdown(report.cnn ?? []),
-    ...(report.rows.length ? [`![chart](${chartFile})`] : []),
+    ...modelMarkdown(report.rows.filter(isModelRow)),
+    ...(rows.length ? [`![chart](${chartFile})`] : []),
     '',
   ].join('\n');
 }
@@ -73,10 +73,11 @@ export async function writeReport(result: SuiteResult, run: RunInfo, print: (lin
   const report: BenchReport = { ...result, runtime: run.runtime, date: new Date().toISOString(), command: run.command, machine };
   print('');
   print(`${report.adapter} · ${report.runtime}`);
-  if (report.rows.length) print(textTable(report.rows, report.peer));
-  for (const note of skippedNotes(report.rows)) print(`  ${note}`);
-  for (const row of report.rows) if (row.summary) print(`  ${row.group} ${row.op}: ${row.summary}`);
-  for (const row of report.cnn ?? []) print(cnnLine(row));
+  const rows = report.rows.filter(isFlooredRow);
+  if (rows.length) print(textTable(rows, report.peer));
+  for (const note of skippedNotes(rows)) print(`  ${note}`);
+  for (const row of rows) if (row.summary) print(`  ${row.group} ${row.op}: ${row.summary}`);
+  for (const row of report.rows.filter(isModelRow)) print(modelLine(row));
   // The load average after a run is mostly the run itself (SwiftShader keeps every core
   // busy); the one before tells whether something else was competing for the machine.
   if (machine.loadBefore > machine.cpus / 2) {
@@ -89,8 +90,8 @@ export async function writeReport(result: SuiteResult, run: RunInfo, print: (lin
     [`${base}.json`, `${JSON.stringify(report, null, 2)}\n`],
     [`${base}.md`, markdownReport(report, `${basename(base)}.svg`)],
   ];
-  // (a run of only the TF.js CNN rows has no batch-norm rows to chart)
-  if (report.rows.length) files.push([`${base}.svg`, svgChart(report.rows, `Batch norm on ${report.adapter} (${report.runtime})`, report.peer)]);
+  // (the model rows, TF.js CNN, are not charted: a run of only those has no chart)
+  if (rows.length) files.push([`${base}.svg`, svgChart(rows, `Batch norm on ${report.adapter} (${report.runtime})`, report.peer)]);
   for (const [path, text] of files) await writeFile(path, text);
   print('');
   for (const [path] of files) print(`wrote ${path}`);

@@ -6,8 +6,8 @@ import { adapterName } from 'webgpu-batchnorm';
 import { measureFloor } from './floor.js';
 import { countingEncoder, submitAndWait } from './gpu.js';
 import { floorLine, formatMs, NO_PEER, progressLine } from './format.js';
-import { batchSize, encodeMicros, Iterations, latency, median, throughput, warmUp } from './timing.js';
-import type { BenchEntry, BenchRow, FloorMeasure, MeasuredRow, OursMeasure, Peer, PeerResult, PeerTask, SuiteResult } from './types.js';
+import { batchSize, encodeMicros, Iterations, latency, throughput, timeCalls, warmUp } from './timing.js';
+import type { BenchEntry, FloorMeasure, FlooredRow, OpRow, Peer, PeerResult, PeerTask, SuiteResult } from './types.js';
 
 export interface SuiteOptions {
   /** Run only the rows whose "group op" contains one of these (case-insensitive). */
@@ -27,8 +27,12 @@ const PEER_MAX_OPS = 20;
 /** A peer time is extrapolated (linearly in elements) only from a shape at least 1/8 the size. */
 const EXTRAPOLATE_RANGE = 8;
 
-const selectEntries = (entries: BenchEntry[], only: string[] = []) =>
-  only.length ? entries.filter((e) => only.some((o) => `${e.group} ${e.op}`.toLowerCase().includes(o.toLowerCase()))) : entries;
+/** `--only`: whether a row runs (its "group op" contains one of the texts, case-insensitive; every row without any). */
+export const selects = (only: string[] | undefined, row: { group: string; op: string }) =>
+  !only?.length || only.some((o) => `${row.group} ${row.op}`.toLowerCase().includes(o.toLowerCase()));
+
+/** Our figures for one row. */
+type OursMeasure = Pick<OpRow, 'dispatches' | 'encodeUs' | 'latencyMs' | 'iterations' | 'throughputMs' | 'k' | 'gbps'>;
 
 async function measureOurs(device: GPUDevice, entry: BenchEntry): Promise<OursMeasure> {
   const ours = await entry.setup(device);
@@ -41,16 +45,17 @@ async function measureOurs(device: GPUDevice, entry: BenchEntry): Promise<OursMe
     iterations.take(); // iteration 0 was the checked one
     await warmUp(device, ours.encode, iterations);
     const lat = await latency(device, ours.encode, iterations, OURS_LATENCY);
-    const k = batchSize(lat.median);
+    const k = batchSize(lat.ms);
     const thr = await throughput(device, ours.encode, iterations, k, OURS_THROUGHPUT);
     const encode = await encodeMicros(device, ours.encode, iterations, ENCODE_OPS, OURS_ENCODE);
     return {
       dispatches: counted.dispatches(),
-      encodeUs: encode.median,
-      latencyMs: lat.median,
-      throughputMs: thr.median,
+      encodeUs: encode.ms,
+      latencyMs: lat.ms,
+      iterations: lat.iterations,
+      throughputMs: thr.ms,
       k,
-      gbps: entry.minBytes / (thr.median * 1e6),
+      gbps: entry.minBytes / (thr.ms * 1e6),
     };
   } finally {
     ours.destroy();
@@ -77,7 +82,7 @@ async function measurePeer(peer: Peer, task: PeerTask, elements: number, budgetM
   }
   const run = await peer.prepare(task);
   try {
-    let t0 = performance.now();
+    const t0 = performance.now();
     await run.run(0); // first op: the peer compiles its kernels and uploads here
     const first = performance.now() - t0;
     try {
@@ -89,16 +94,11 @@ async function measurePeer(peer: Peer, task: PeerTask, elements: number, budgetM
       history.push({ op: task.op, elements, ms: first });
       return { skipped: `over the ${formatMs(budgetMs)} budget: the first op took ${formatMs(first)}` };
     }
-    const times: number[] = [];
-    const start = performance.now();
-    for (let i = 1; times.length < 3 || (performance.now() - start + median(times) <= budgetMs && times.length < PEER_MAX_OPS); i++) {
-      t0 = performance.now();
-      await run.run(i);
-      times.push(performance.now() - t0);
-    }
-    const ms = median(times);
-    history.push({ op: task.op, elements, ms });
-    return { ms, iterations: times.length };
+    const iterations = new Iterations();
+    iterations.take(); // iteration 0 was the first op
+    const timed = await timeCalls((i) => run.run(i), iterations, { ms: budgetMs, min: 3, max: PEER_MAX_OPS });
+    history.push({ op: task.op, elements, ms: timed.ms });
+    return timed;
   } finally {
     run.destroy();
   }
@@ -111,7 +111,7 @@ export async function runSuite(
   log: (line: string) => void,
   options: SuiteOptions = {},
 ): Promise<SuiteResult> {
-  const selected = selectEntries(entries, options.only);
+  const selected = entries.filter((e) => selects(options.only, e));
   if (!selected.length) throw new Error(`no benchmark row matches ${options.only?.join(', ')}`);
   const adapter = adapterName(device);
   const budgetMs = options.peerBudgetMs ?? PEER_BUDGET_MS;
@@ -119,7 +119,7 @@ export async function runSuite(
 
   const floors: FloorMeasure[] = [];
   const history: PeerHistory[] = [];
-  const rows: BenchRow[] = [];
+  const rows: FlooredRow[] = [];
   let done = 0;
   // Rows of one tensor size run together, between two floor measurements (the faster one
   // is the floor: other work on the machine only ever slows the copy down).
@@ -127,12 +127,12 @@ export async function runSuite(
     const n = sized[0].elements;
     const before = await measureFloor(device, n);
     log(`floor on ${n.toLocaleString('en')} elements, before its rows: ${before.gbps.toFixed(2)} GB/s (vec4 copy, ${before.config})`);
-    const measured: MeasuredRow[] = [];
+    const measured: OpRow[] = [];
     for (const entry of sized) {
       const ours = await measureOurs(device, entry);
       const peerResult: PeerResult =
         peer && entry.peer ? await measurePeer(peer, entry.peer, entry.elements, budgetMs, history) : { skipped: NO_PEER };
-      const row: MeasuredRow = { group: entry.group, op: entry.op, elements: n, minBytes: entry.minBytes, ...ours, peer: peerResult };
+      const row: OpRow = { group: entry.group, op: entry.op, elements: n, minBytes: entry.minBytes, ...ours, peer: peerResult };
       if (entry.summary) row.summary = entry.summary(row, peer?.name);
       measured.push(row);
       log(progressLine(row, done++, selected.length, peer?.name));
@@ -142,7 +142,7 @@ export async function runSuite(
     const floor = after.gbps > before.gbps ? after : before;
     const best = { ...floor, measured: [before.gbps, after.gbps] };
     floors.push(best);
-    const finished = measured.map((row): BenchRow => {
+    const finished = measured.map((row): FlooredRow => {
       const floorMs = row.minBytes / (floor.gbps * 1e6);
       return { ...row, floorMs, xFloor: row.throughputMs / floorMs };
     });

@@ -13,7 +13,9 @@
 //
 // Every time is wall clock from the call until the GPU is done (bench/tfjs-backend.ts
 // flush), median of a few steps after one warm-up step that compiles the shaders,
-// within a time budget per row (TF.js takes about a second per step on SwiftShader).
+// within a time budget per row (TF.js takes about a second per step on SwiftShader;
+// bench/timing.ts timeCalls, as the suite times its peer). Each op is a row of the one
+// row model (BenchRow): the peer is stock, latencyMs ours, withoutBatchNorm the third.
 // Checked once: after their first training step, our model's weights and moving
 // statistics equal stock's within 1e-4 (relative L2), and so do both predictions.
 import type * as Tf from '@tensorflow/tfjs-core';
@@ -23,9 +25,11 @@ import { useWebGPUBatchNorm, type WebGPUBatchNormHandle } from 'webgpu-batchnorm
 import { loadTfjs } from '../support/tfjs.js';
 import { check, expectClose } from '../support/compare.js';
 import { normal } from '../support/data.js';
-import { formatMs } from './format.js';
-import { median } from './timing.js';
+import { formatMs, modelLine } from './format.js';
+import { selects } from './suite.js';
+import { Iterations, timeCalls, type Budget } from './timing.js';
 import { flush } from './tfjs-backend.js';
+import type { ModelRow, Timed } from './types.js';
 
 export interface CnnSpec {
   batch: number;
@@ -45,35 +49,12 @@ const OPS: CnnOp[] = ['training step', 'predict'];
 
 /** Relative L2 between ours and stock after the first training step. */
 const CHECK_TOL = 1e-4;
-/** Per variant and op: time for the timed steps (at least MIN_STEPS, at most MAX_STEPS). */
-const BUDGET_MS = 6000;
-const MIN_STEPS = 3;
-const MAX_STEPS = 10;
+/** Per variant and op: the timed steps' time (at least 3 steps, at most 10). */
+const BUDGET: Budget = { ms: 6000, min: 3, max: 10 };
 
-export interface CnnVariantTime {
-  ms: number;
-  steps: number;
-}
-
-/** One op of the CNN, three ways. */
-export interface CnnRow {
-  group: string;
-  op: CnnOp;
-  stock: CnnVariantTime;
-  ours: CnnVariantTime;
-  withoutBatchNorm: CnnVariantTime;
-  /** stock.ms / ours.ms */
-  speedup: number;
-  /** Batch-norm layers' own time (model − the model without them), stock and ours. */
-  batchNormMs: { stock: number; ours: number };
-  /** What the correctness check found (worst relative L2 over weights and predictions). */
-  check: string;
-}
-
-/** Whether `--only` selects the CNN rows (the suite's rule: "group op" contains one of the texts). */
+/** The CNN ops `--only` selects (the suite's rule). */
 export function cnnSelected(only: string[] | undefined): CnnOp[] {
-  if (!only?.length) return OPS;
-  return OPS.filter((op) => only.some((o) => `${CNN_GROUP} ${op}`.toLowerCase().includes(o.toLowerCase())));
+  return OPS.filter((op) => selects(only, { group: CNN_GROUP, op }));
 }
 
 function buildModel(tfl: typeof Tfl, spec: CnnSpec, batchNorm: boolean): Tfl.Sequential {
@@ -119,20 +100,13 @@ async function values(ts: Tf.Tensor[]): Promise<Float32Array[]> {
 }
 
 /** Median wall time of `run` after one warm-up call, within the budget. */
-async function time(run: () => Promise<void>): Promise<CnnVariantTime> {
+async function time(run: () => Promise<void>): Promise<Timed> {
   await run(); // compiles the shaders of whatever has not run yet
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < MIN_STEPS || (performance.now() - start + median(times) <= BUDGET_MS && times.length < MAX_STEPS)) {
-    const t0 = performance.now();
-    await run();
-    times.push(performance.now() - t0);
-  }
-  return { ms: median(times), steps: times.length };
+  return timeCalls(run, new Iterations(), BUDGET);
 }
 
 /** The CNN rows (the ops in `ops`), measured in this page with TF.js on its webgpu backend. */
-export async function runCnnRows(ops: CnnOp[], log: (line: string) => void, spec: CnnSpec = CNN): Promise<CnnRow[]> {
+export async function runCnnRows(ops: CnnOp[], log: (line: string) => void, spec: CnnSpec = CNN): Promise<ModelRow[]> {
   if (!ops.length) return [];
   const tf = await loadTfjs();
   const tfl = await import('@tensorflow/tfjs-layers');
@@ -212,26 +186,17 @@ export async function runCnnRows(ops: CnnOp[], log: (line: string) => void, spec
     const checked = `ours = stock after one step within ${CHECK_TOL} (worst relative L2 ${worst.toExponential(1)} over ${names.length} weights and predictions)`;
     log(`  ${CNN_GROUP}: ${checked}`);
 
-    const rows: CnnRow[] = [];
+    const rows: ModelRow[] = [];
     for (const op of ops) {
       const run = (v: Variant) => (op === 'training step' ? () => v.step() : () => v.predict());
       const s = await time(run(stock));
-      log(`  ${op}, stock TF.js: ${formatMs(s.ms)} (${s.steps} steps)`);
+      log(`  ${op}, stock TF.js: ${formatMs(s.ms)} (${s.iterations} steps)`);
       const o = await withOurs(() => time(run(ours)));
-      log(`  ${op}, useWebGPUBatchNorm: ${formatMs(o.ms)} (${o.steps} steps)`);
+      log(`  ${op}, useWebGPUBatchNorm: ${formatMs(o.ms)} (${o.iterations} steps)`);
       const n = await time(run(plain));
-      log(`  ${op}, without batch norm: ${formatMs(n.ms)} (${n.steps} steps)`);
-      const row: CnnRow = {
-        group: CNN_GROUP,
-        op,
-        stock: s,
-        ours: o,
-        withoutBatchNorm: n,
-        speedup: s.ms / o.ms,
-        batchNormMs: { stock: s.ms - n.ms, ours: o.ms - n.ms },
-        check: checked,
-      };
-      log(cnnLine(row));
+      log(`  ${op}, without batch norm: ${formatMs(n.ms)} (${n.iterations} steps)`);
+      const row: ModelRow = { group: CNN_GROUP, op, latencyMs: o.ms, iterations: o.iterations, peer: s, withoutBatchNorm: n, check: checked };
+      log(modelLine(row));
       rows.push(row);
     }
     return rows;
@@ -239,35 +204,4 @@ export async function runCnnRows(ops: CnnOp[], log: (line: string) => void, spec
     for (const v of [stock, ours, plain]) v.dispose();
     tf.dispose([x, y]);
   }
-}
-
-/** One row in words. */
-export function cnnLine(r: CnnRow): string {
-  const bn = (ms: number) => (ms > 0 ? formatMs(ms) : 'no measurable time (within the noise)');
-  const bnRatio = r.batchNormMs.ours > 0 && r.batchNormMs.stock > 0 ? `, ${(r.batchNormMs.stock / r.batchNormMs.ours).toFixed(1)}× less` : '';
-  return (
-    `${r.group} · ${r.op}: stock TF.js ${formatMs(r.stock.ms)}, with useWebGPUBatchNorm ${formatMs(r.ours.ms)} ` +
-    `(${r.speedup.toFixed(2)}× stock's speed); without batch norm ${formatMs(r.withoutBatchNorm.ms)}, ` +
-    `so the batch-norm layers take ${bn(r.batchNormMs.stock)} in stock and ${bn(r.batchNormMs.ours)} in ours${bnRatio}`
-  );
-}
-
-const ms = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
-
-/** The rows as a Markdown section for the report. */
-export function cnnMarkdown(rows: CnnRow[]): string[] {
-  if (!rows.length) return [];
-  return [
-    `## ${rows[0].group}`,
-    '',
-    'tf.layers on TF.js 4.22\'s webgpu backend, SGD through optimizer.minimize; the same model from the same weights with TF.js\'s batch norm (stock) and with `useWebGPUBatchNorm` (ours), and without its batch-norm layers (batch-norm time = model − that). Median wall time per call until the GPU is done, after one warm-up call.',
-    '',
-    '| op | stock ms | ours ms | stock / ours | without BN ms | BN stock ms | BN ours ms | steps (stock, ours, without) |',
-    '|:--|--:|--:|--:|--:|--:|--:|:--|',
-    ...rows.map((r) =>
-      `| ${r.op} | ${ms(r.stock.ms)} | ${ms(r.ours.ms)} | ${r.speedup.toFixed(2)} | ${ms(r.withoutBatchNorm.ms)} | ${ms(r.batchNormMs.stock)} | ${ms(r.batchNormMs.ours)} | ${r.stock.steps}, ${r.ours.steps}, ${r.withoutBatchNorm.steps} |`),
-    '',
-    `- Check: ${rows[0].check}.`,
-    '',
-  ];
 }

@@ -1,8 +1,11 @@
 // Wall-clock timing of GPU work (SwiftShader's timestamp queries disagree with the
 // wall clock, docs/design.md): latency is one op, submit, wait; throughput is k ops
 // recorded into one encoder, then timed from their submit to the wait's end (the
-// device's rate; the host's recording is `encodeMicros`). Medians after warm-up.
+// device's rate; the host's recording is `encodeMicros`); a peer's op or a model's
+// call is timed from the call until the GPU is done (`timeCalls`). Medians after
+// warm-up, each within a time budget (`sampled`: the one timing loop of the benchmark).
 import { submitAndWait } from './gpu.js';
+import type { Timed } from './types.js';
 
 export type Encode = (encoder: GPUCommandEncoder, iteration: number) => void;
 
@@ -13,20 +16,20 @@ export const median = (values: number[]) => {
 };
 
 export interface Budget {
-  /** Keep sampling until this much time has passed ... */
+  /** Take another sample while it would end within this much time (at the median so far) ... */
   ms: number;
-  /** ... and at least this many samples exist, */
+  /** ... and at least this many (1 or more) whatever the time, */
   min: number;
-  /** but stop at this many. */
+  /** but no more than this many. */
   max: number;
 }
 
-/** Calls sample() until the budget is spent; returns the median of what it returned. */
-async function sampled(budget: Budget, sample: () => Promise<number>): Promise<{ median: number; samples: number }> {
+/** Calls sample() (which returns ms) within the budget; returns the median of what it returned. */
+async function sampled(budget: Budget, sample: () => Promise<number>): Promise<Timed> {
   const times: number[] = [];
   const start = performance.now();
-  while (times.length < budget.min || (performance.now() - start < budget.ms && times.length < budget.max)) times.push(await sample());
-  return { median: median(times), samples: times.length };
+  while (times.length < Math.max(1, budget.min) || (times.length < budget.max && performance.now() - start + median(times) <= budget.ms)) times.push(await sample());
+  return { ms: median(times), iterations: times.length };
 }
 
 /** A counter of iterations, so that every op of a run gets the next rotated input. */
@@ -43,6 +46,19 @@ export async function warmUp(device: GPUDevice, encode: Encode, iterations: Iter
     encode(encoder, iterations.take());
     await submitAndWait(device, encoder);
   }
+}
+
+/**
+ * Median ms of `run(iteration)` from the call until it resolves: a peer's op, or a
+ * model's call, that waits until the GPU is done (warm it up first).
+ */
+export function timeCalls(run: (iteration: number) => Promise<void>, iterations: Iterations, budget: Budget): Promise<Timed> {
+  return sampled(budget, async () => {
+    const i = iterations.take();
+    const t0 = performance.now();
+    await run(i);
+    return performance.now() - t0;
+  });
 }
 
 /** Median ms of one op, submit, wait (encoding included: it is part of what a caller pays). */

@@ -11,7 +11,7 @@ import { check, expectClose } from '../support/compare.js';
 import { normal } from '../support/data.js';
 import { formatMs } from './format.js';
 import { upload } from './gpu.js';
-import type { BenchEntry, MeasuredRow, NetworkData, NetworkSpec, OursRun } from './types.js';
+import type { BenchEntry, NetworkData, NetworkSpec, OpRow, OursRun } from './types.js';
 
 /**
  * The demo's network and optimizer at batch 256, with Keras's batch-norm conventions so
@@ -143,7 +143,7 @@ function minBytes(spec: NetworkSpec): number {
 
 const perSecond = (ms: number) => `${(1000 / ms).toFixed(ms < 10 ? 0 : 1)} steps/s`;
 
-function summary(row: MeasuredRow, peerName: string | undefined): string {
+function summary(row: OpRow, peerName: string | undefined): string {
   const ours = `ours ${formatMs(row.latencyMs)} per step, ${perSecond(row.latencyMs)} (one step per submit; ${formatMs(row.throughputMs)}, ${perSecond(row.throughputMs)} with ${row.k} steps per submit)`;
   const peer =
     row.peer.ms === undefined

@@ -25,7 +25,7 @@ export interface BenchEntry {
   /** The same work for a peer library, where one can do it. */
   peer?: PeerTask;
   /** A line for the report on this row's figures in its own terms (a training step's steps per second, say). */
-  summary?(row: MeasuredRow, peerName: string | undefined): string;
+  summary?(row: OpRow, peerName: string | undefined): string;
 }
 
 export type BatchNormOp = 'training forward' | 'eval forward' | 'backward' | 'training step';
@@ -104,10 +104,14 @@ export interface Peer {
   prepare(task: PeerTask): Promise<PeerRun>;
 }
 
-export interface PeerResult {
-  /** Median wall time of one op, submit to done; absent when skipped. */
-  ms?: number;
-  iterations?: number;
+/** A median wall time and how many timed calls it is the median of. */
+export interface Timed {
+  ms: number;
+  iterations: number;
+}
+
+/** The peer's median wall time of one op, submit to done, and its timed ops; absent when skipped. */
+export interface PeerResult extends Partial<Timed> {
   /** Why there is no time (unsupported, or over the time budget). */
   skipped?: string;
 }
@@ -123,43 +127,65 @@ export interface FloorMeasure {
   measured?: number[];
 }
 
-/** Our figures for one row. */
-export interface OursMeasure {
-  dispatches: number;
-  /** Median µs the host takes to record one op (never submitted). */
-  encodeUs: number;
-  /** Median of: one op, submit, wait. */
-  latencyMs: number;
-  /** Median per op of k ops recorded before one wait. */
-  throughputMs: number;
-  k: number;
-  /** minBytes over the throughput time. */
-  gbps: number;
-}
-
-/** A row as its op finishes, before the floor of its size is known. */
-export interface MeasuredRow extends OursMeasure {
+/**
+ * A row of the benchmark, whatever it measures: one op (or call) of ours and the
+ * peer's same work, timed the same way (bench/timing.ts). Rows of our own ops (the
+ * suite's: bench/entries.ts) have the op's figures; rows of a whole model in the
+ * peer's library (bench/tfjs-cnn-entries.ts: its batch norm against ours) have the
+ * model's time without batch norm instead.
+ */
+export interface BenchRow {
+  /** What the rows are grouped by in the table and chart, e.g. "NC [4096, 256]". */
   group: string;
   op: string;
-  elements: number;
-  minBytes: number;
+  /** Median of: one op of ours (or one call of the model with our batch norm), submit, wait. */
+  latencyMs: number;
+  /** Timed ops behind latencyMs. */
+  iterations?: number;
+  /** The peer's same work (a model row: the model with the peer's own batch norm). */
   peer: PeerResult;
   /** The entry's summary(), where it has one. */
   summary?: string;
+
+  // Our op's figures (the suite's rows).
+  /** Compute dispatches one op records. */
+  dispatches?: number;
+  /** Median µs the host takes to record one op (never submitted). */
+  encodeUs?: number;
+  /** Median per op of k ops recorded before one wait. */
+  throughputMs?: number;
+  k?: number;
+  /** Elements of the tensor: the floor's copy kernel streams this many. */
+  elements?: number;
+  /** Minimum bytes the op must read and write (docs/design.md). */
+  minBytes?: number;
+  /** minBytes over the throughput time. */
+  gbps?: number;
+  /** minBytes over the floor kernel's bandwidth (once the rows of its size are done). */
+  floorMs?: number;
+  /** throughputMs / floorMs */
+  xFloor?: number;
+
+  // A model's figures (the TF.js CNN rows).
+  /** The same model without its batch-norm layers: a model's time minus this is its batch-norm time. */
+  withoutBatchNorm?: Timed;
+  /** What the row's correctness check found, where the report states it. */
+  check?: string;
 }
 
-export interface BenchRow extends MeasuredRow {
-  /** minBytes over the floor kernel's bandwidth. */
-  floorMs: number;
-  /** throughputMs / floorMs */
-  xFloor: number;
-}
+/** A row of our own op, as it finishes (before the floor of its size is known). */
+export type OpRow = BenchRow & Required<Pick<BenchRow, 'dispatches' | 'encodeUs' | 'throughputMs' | 'k' | 'elements' | 'minBytes' | 'gbps'>>;
+
+/** A row of our own op with its floor. */
+export type FlooredRow = OpRow & Required<Pick<BenchRow, 'floorMs' | 'xFloor'>>;
+
+/** A row of a model (the TF.js CNN): with the peer's batch norm (peer), with ours (latencyMs), without. */
+export type ModelRow = BenchRow & Required<Pick<BenchRow, 'iterations' | 'withoutBatchNorm'>> & { peer: Timed };
 
 export interface SuiteResult {
   adapter: string;
   peer: string | null;
   floors: FloorMeasure[];
+  /** Every row, in the order they ran (the TF.js CNN rows last, in Chrome with the peer). */
   rows: BenchRow[];
-  /** The TF.js CNN rows (bench/tfjs-cnn-entries.ts), in Chrome with the peer. */
-  cnn?: import('./tfjs-cnn-entries.js').CnnRow[];
 }
