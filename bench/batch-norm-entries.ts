@@ -1,11 +1,13 @@
-// The batch-norm rows: six shapes (one of 16.7e6 elements) × four ops, on seeded
-// random inputs rotated between iterations, each op checked once against the
-// float64 reference before it is timed.
+// The batch-norm rows: the sizes the benchmark's two models train at (trainingSizeEntries),
+// then six shapes (one of 16.7e6 elements) × four ops, on seeded random inputs rotated
+// between iterations, each op checked once against the float64 reference before it is timed.
 import { Activation, BatchNorm, canonicalView, fromHalf, reference, toHalf, type BatchNormOptions, type Gradients, type Layout, type TensorStorage, type Tuning } from 'webgpu-batchnorm';
 import { GRAD_TOL, HALF_TOL, Y_TOL } from '../support/tolerances.js';
 import { expectClose } from '../support/compare.js';
 import { activations, elements, normal } from '../support/data.js';
+import { CNN, cnnBatchNormShapes } from './cnn-spec.js';
 import { readFloats, upload } from './gpu.js';
+import { NETWORK } from './training-entries.js';
 import type { BatchNormOp, BenchEntry, OursRun, ShapeData } from './types.js';
 
 /** Smallest first: the peer's time budget extrapolates from the shape before. */
@@ -309,6 +311,35 @@ function halfEntries(tuning: Partial<Tuning>): BenchEntry[] {
   );
 }
 
+/**
+ * The batch norms of the models users train here, at their training sizes: the MLP's
+ * (training-entries.ts NETWORK, the demo's network at batch 256: [256, 64] NC, once for its
+ * three equal layers) and the TF.js CNN's three (cnn-spec.ts: NHWC, channels last as TF.js
+ * has them), smallest first. Each group is "LAYOUT [shape], training size (model)", so that
+ * `--only "training size"` runs them all and `--only "[256, 64]"` one.
+ */
+export const TRAINING_SIZES: [Layout, number[], string][] = [
+  ...[...new Set(NETWORK.hidden)].map((width): [Layout, number[], string] => ['NC', [NETWORK.batch, width], 'demo MLP']),
+  ...cnnBatchNormShapes(CNN).map((shape, i): [Layout, number[], string] => ['NHWC', shape, `CNN block ${i + 1}`]),
+].sort((a, b) => elements(a[1]) - elements(b[1]));
+
+/** Training forward, eval forward, backward and training step at each of TRAINING_SIZES, with the peer's same ops. */
+export function trainingSizeEntries(tuning: Partial<Tuning>): BenchEntry[] {
+  return TRAINING_SIZES.flatMap(([layout, shape, model]) => shapeEntries(`${layout} [${shape.join(', ')}], training size (${model})`, layout, shape, tuning));
+}
+
+/** The four ops on one shape, each with the peer's same op. */
+function shapeEntries(group: string, layout: Layout, shape: number[], tuning: Partial<Tuning>): BenchEntry[] {
+  return OPS.map((op): BenchEntry => ({
+    group,
+    op,
+    elements: elements(shape),
+    minBytes: BYTES_PER_ELEMENT[op] * elements(shape),
+    setup: (device) => setupOurs(device, op, shapeData(layout, shape), tuning),
+    peer: { op, layout, shape, data: () => shapeData(layout, shape) },
+  }));
+}
+
 export function batchNormEntries(tuning: Partial<Tuning>): BenchEntry[] {
   return [...plainEntries(tuning), ...fusedEntries(tuning), ...halfEntries(tuning)];
 }
@@ -316,14 +347,7 @@ export function batchNormEntries(tuning: Partial<Tuning>): BenchEntry[] {
 function plainEntries(tuning: Partial<Tuning>): BenchEntry[] {
   return SHAPES.flatMap(([layout, shape]) => {
     const group = `${layout} [${shape.join(', ')}]`;
-    const rows = OPS.map((op): BenchEntry => ({
-      group,
-      op,
-      elements: elements(shape),
-      minBytes: BYTES_PER_ELEMENT[op] * elements(shape),
-      setup: (device) => setupOurs(device, op, shapeData(layout, shape), tuning),
-      peer: { op, layout, shape, data: () => shapeData(layout, shape) },
-    }));
+    const rows = shapeEntries(group, layout, shape, tuning);
     if (layout !== SPLIT_SHAPE[0] || `${shape}` !== `${SPLIT_SHAPE[1]}`) return rows;
     const split: BenchEntry = {
       group,

@@ -25,23 +25,12 @@ import { useWebGPUBatchNorm, type WebGPUBatchNormHandle } from 'webgpu-batchnorm
 import { loadTfjs } from '../support/tfjs.js';
 import { check, expectClose } from '../support/compare.js';
 import { normal } from '../support/data.js';
+import { CNN, type CnnSpec } from './cnn-spec.js';
 import { formatMs, modelLine } from './format.js';
 import { selects } from './suite.js';
 import { Iterations, timeCalls, type Budget } from './timing.js';
 import { flush } from './tfjs-backend.js';
 import type { ModelRow, Timed } from './types.js';
-
-export interface CnnSpec {
-  batch: number;
-  /** [height, width, channels], channels last. */
-  input: [number, number, number];
-  /** Filters of each conv → BN → relu → maxPool block. */
-  filters: number[];
-  classes: number;
-  learningRate: number;
-}
-
-export const CNN: CnnSpec = { batch: 64, input: [32, 32, 3], filters: [16, 32, 64], classes: 10, learningRate: 0.05 };
 
 export const CNN_GROUP = `TF.js CNN ${CNN.input.join('×')} conv[${CNN.filters.join(',')}]+BN+relu, batch ${CNN.batch}`;
 export type CnnOp = 'training step' | 'predict';
