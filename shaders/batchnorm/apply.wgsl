@@ -11,7 +11,7 @@
 // residual, whose dy' is not dresidual) this pass masks dy itself from y (RELU).
 
 @group(0) @binding(5) var<storage, read> feature: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out4: array<Stored4>;
+@group(0) @binding(6) var<storage, read_write> out4: array<Written4>;
 @group(0) @binding(7) var<storage, read> beta: array<f32>;
 // The forward's y, for the backward's mask (RELU); x stands in elsewhere.
 @group(0) @binding(8) var<storage, read> y4: array<Stored4>;

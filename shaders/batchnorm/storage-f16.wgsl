@@ -7,6 +7,7 @@
 
 alias Stored4 = vec2u;
 alias Stored1 = u32;
+alias Written4 = vec2u;
 
 // f16 to f32 is exact (every binary16 value, subnormals, Inf and NaN included, is
 // an f32 value), and unpack2x16float is what CPU adapters do fastest (a hardware

@@ -6,8 +6,9 @@
 // change, and a second set of bindings would not fit bn-grad-reduce's 8 storage
 // bindings: so each storage is its own module.)
 
-alias Stored4 = vec4f;   // four elements
+alias Stored4 = vec4f;   // four elements, as read
 alias Stored1 = f32;     // the word holding one element, in the scalar view
+alias Written4 = vec4f;  // four elements, as bn-apply writes them
 
 fn unpack4(v: vec4f) -> vec4f {
   return v;
