@@ -1,20 +1,11 @@
-// webgpu-batchnorm/tfjs in headless Chrome: TF.js 4.22's BatchNormalization layers on
-// our kernels (useWebGPUBatchNorm) against TF.js's own, training tiny models from
-// identical weights. One browser for the file; each test is one page function.
+// webgpu-batchnorm/tfjs in headless Chrome and in headless Firefox on lavapipe (TF.js's
+// webgpu backend runs in both): TF.js 4.22's BatchNormalization layers on our kernels
+// (useWebGPUBatchNorm) against TF.js's own, training tiny models from identical
+// weights. One browser each; each test is one page function.
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { openPage, type PageSession } from '../support/browser/harness.js';
+import { ensureTestDrivers } from '../scripts/system.mjs';
+import { openPage, type BrowserName, type PageSession } from '../support/browser/harness.js';
 import { TFJS_ADAPTER_PACKAGES } from './browser/tfjs-adapter-page.js';
-
-let session: PageSession | undefined;
-
-beforeAll(async () => {
-  session = await openPage({ module: 'tests/browser/tfjs-adapter-page.ts', dependencies: TFJS_ADAPTER_PACKAGES });
-  console.log(`TF.js adapter suite: ${session.adapter} in ${session.browserVersion}`);
-});
-
-afterAll(async () => {
-  await session?.close();
-});
 
 const TESTS: [string, string][] = [
   ['MLP, BN on [N, C]: 20 SGD steps through model.fit match stock TF.js', 'mlpSgdFit'],
@@ -34,7 +25,19 @@ const TESTS: [string, string][] = [
   ['restore() puts the stock FusedBatchNorm kernel back; installed before the webgpu kernels exist, it takes over later', 'batchNormOpRestore'],
 ];
 
-describe('TF.js adapter (webgpu-batchnorm/tfjs)', () => {
+describe.each<[BrowserName]>([['chrome'], ['firefox']])('TF.js adapter (webgpu-batchnorm/tfjs) in %s', (browser) => {
+  let session: PageSession | undefined;
+
+  beforeAll(async () => {
+    const vulkanDriver = browser === 'firefox' ? ensureTestDrivers({ firefox: true, lavapipe: true }).lavapipe : undefined;
+    session = await openPage({ browser, vulkanDriver, module: 'tests/browser/tfjs-adapter-page.ts', dependencies: TFJS_ADAPTER_PACKAGES });
+    console.log(`TF.js adapter suite: ${session.adapter} in ${session.browserVersion}`);
+  });
+
+  afterAll(async () => {
+    await session?.close();
+  });
+
   it.each(TESTS)('%s', async (_name, fn) => {
     if (!session) throw new Error('the browser did not start (see beforeAll)');
     const result = await session.call<string>(fn);

@@ -1,7 +1,7 @@
-// Drives the harness page (index.html + boot.ts) in headless Chrome: serves the
-// project with Vite on http://localhost (WebGPU needs a secure context), launches
-// the browser that scripts/system.mjs finds with the flags WebGPU needs there,
-// and calls the page module's functions. Used by the Chrome test suites and by the
+// Drives the harness page (index.html + boot.ts) in headless Chrome or Firefox:
+// serves the project with Vite on http://localhost (WebGPU needs a secure context),
+// launches the browser that scripts/system.mjs finds with the flags or prefs WebGPU
+// needs there, and calls the page module's functions. Used by the browser test suites and by the
 // benchmark, so all see the same browser, flags and device; servePage() opens any
 // other page of the project the same way (the demo's screenshot).
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launch, type Browser, type Page } from 'puppeteer-core';
 import { createServer, type ViteDevServer } from 'vite';
-import { ensureSystem, findBrowser } from '../../scripts/system.mjs';
+import { ensureSystem, ensureTestDrivers, findBrowser } from '../../scripts/system.mjs';
 import { packageAliases, projectRoot } from '../aliases.mjs';
 import { LOG_BINDING, MODULE_PARAM, type BootInfo } from './protocol.js';
 
@@ -27,7 +27,25 @@ export const CHROME_FLAGS = [
   '--disable-quic',
 ];
 
+/**
+ * Firefox with WebGPU: the first pref turns it on where it is not yet by default
+ * (Linux, Firefox 153); without the second, a software adapter is blocklisted.
+ */
+export const FIREFOX_PREFS = { 'dom.webgpu.enabled': true, 'gfx.webgpu.ignore-blocklist': true };
+
+export type BrowserName = 'chrome' | 'firefox';
+
+/**
+ * Vite's page client failing to reach the dev server's websocket, which the harness
+ * turns off (ws: false): Firefox reports it as an error of the page; it is none of the page's.
+ */
+const VITE_SOCKET = /establish a connection to the server at ws:\/\//;
+
 export interface BrowserOptions {
+  /** Which browser: Chromium or Chrome (Dawn), or Firefox (wgpu). Default: chrome. */
+  browser?: BrowserName;
+  /** A Vulkan ICD manifest the browser alone is to use (VK_DRIVER_FILES), e.g. lavapipe's. */
+  vulkanDriver?: string;
   /** Show the browser window (needs a display). Default: headless. */
   headed?: boolean;
   /** Longest single call, in ms (puppeteer's default is 3 minutes). */
@@ -78,9 +96,16 @@ async function startServer(root: string, dependencies: string[]): Promise<{ serv
   return { server, origin: `http://localhost:${port}` };
 }
 
-async function launchBrowser(headed: boolean, userDataDir: string, protocolTimeout: number): Promise<Browser> {
+async function launchBrowser(options: BrowserOptions, userDataDir: string): Promise<Browser> {
+  const common = { headless: !(options.headed ?? false), userDataDir, protocolTimeout: options.callTimeoutMs ?? 180_000 };
+  const driver = options.vulkanDriver;
+  const env = driver ? { ...process.env, VK_DRIVER_FILES: driver, VK_ICD_FILENAMES: driver } : undefined;
+  if (options.browser === 'firefox') {
+    const { firefox } = ensureTestDrivers({ firefox: true, lavapipe: false });
+    return launch({ ...common, browser: 'firefox', executablePath: firefox, extraPrefsFirefox: FIREFOX_PREFS, env });
+  }
   const executablePath = (await findBrowser()) ?? (await ensureSystem());
-  return launch({ executablePath, headless: !headed, userDataDir, args: CHROME_FLAGS, protocolTimeout });
+  return launch({ ...common, executablePath, args: CHROME_FLAGS, env });
 }
 
 /**
@@ -90,7 +115,7 @@ async function launchBrowser(headed: boolean, userDataDir: string, protocolTimeo
  */
 export async function servePage(path: string, options: BrowserOptions = {}, beforeLoad?: (page: Page) => Promise<void>): Promise<ServedPage> {
   const root = projectRoot();
-  const userDataDir = await mkdtemp(join(tmpdir(), 'webgpu-batchnorm-chrome-'));
+  const userDataDir = await mkdtemp(join(tmpdir(), `webgpu-batchnorm-${options.browser ?? 'chrome'}-`));
   const cleanups: (() => Promise<unknown>)[] = [() => rm(userDataDir, { recursive: true, force: true })];
   const close = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
@@ -98,13 +123,16 @@ export async function servePage(path: string, options: BrowserOptions = {}, befo
   try {
     const { server, origin } = await startServer(root, options.dependencies ?? []);
     cleanups.push(() => server.close());
-    const browser = await launchBrowser(options.headed ?? false, userDataDir, options.callTimeoutMs ?? 180_000);
+    const browser = await launchBrowser(options, userDataDir);
     cleanups.push(() => browser.close());
 
     const page = await browser.newPage();
     if (options.viewport) await page.setViewport(options.viewport);
     const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(`uncaught error in the page: ${e instanceof Error ? e.message : String(e)}`));
+    page.on('pageerror', (e) => {
+      const message = e instanceof Error ? e.message : String(e);
+      if (!VITE_SOCKET.test(message)) pageErrors.push(`uncaught error in the page: ${message}`);
+    });
     await beforeLoad?.(page);
     await page.goto(`${origin}/${path}`, { waitUntil: 'load' });
     return { page, browserVersion: await browser.version(), takeErrors: () => pageErrors.splice(0), close };
