@@ -191,7 +191,8 @@ async function main(args) {
   console.error(`system: ${lines.join('; ')}`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run as a script, not when bundled into another one (bench/dist/chrome.js imports it)
+if (import.meta.url === `file://${process.argv[1]}` && import.meta.url.endsWith('/scripts/system.mjs')) {
   main(process.argv.slice(2)).catch((e) => {
     console.error(e.message);
     process.exit(1);
