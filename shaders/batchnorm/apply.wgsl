@@ -1,8 +1,11 @@
 // The elementwise pass, last stage of both directions:
 //   forward:  y  = act((x - K) * SCALE + (SHIFT + beta) [+ z])
 //   backward: dx = dy * GRAD_DY + (x - K) * GRAD_X + GRAD_SHIFT
-// with per-feature constants from bn-finalize or bn-grad-finalize. Subtracting K
-// (a value of the feature) before scaling keeps the result exact far from zero.
+// with per-feature constants and dy from one of two files in front of this one:
+// apply-constants.wgsl (the constants bn-finalize or bn-grad-finalize wrote, and dy)
+// or apply-running.wgsl (eval in one pass: the constants from the running
+// statistics, γ and β themselves). Subtracting K (a value of the feature) before
+// scaling keeps the result exact far from zero.
 // The fused epilogue (BatchNorm's `residual` and `activation: 'relu'`): the forward
 // reads the residual z through the dy bindings (a forward reads no dy) and adds it
 // before the ReLU. In the backward, the ReLU's gradient dy' = dy where y > 0: the
@@ -10,11 +13,7 @@
 // bn-grad-reduce runs (a data-parallel backward with given sums, without a
 // residual, whose dy' is not dresidual) this pass masks dy itself from y (RELU).
 
-@group(0) @binding(5) var<storage, read> feature: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out4: array<Written4>;
-@group(0) @binding(7) var<storage, read> beta: array<f32>;
-// The forward's y, for the backward's mask (RELU); x stands in elsewhere.
-@group(0) @binding(8) var<storage, read> y4: array<Stored4>;
 
 override GRAD: bool = false;
 override RESIDUAL: bool = false;  // forward: y = act(BN(x) + z), z bound as dy
@@ -27,20 +26,12 @@ struct Coefficients {
   shift: vec4f,
 }
 
-// One feature's constants, a load per section.
+// One feature's constants (featureConstants(f), from the file in front).
 struct FeatureConstants {
   pivot: f32,
   dyScale: f32,
   xScale: f32,
   shift: f32,
-}
-
-fn featureConstants(f: u32) -> FeatureConstants {
-  let stride = params.featureStride;
-  if (GRAD) {
-    return FeatureConstants(feature[PIVOT * stride + f], feature[GRAD_DY * stride + f], feature[GRAD_X * stride + f], feature[GRAD_SHIFT * stride + f]);
-  }
-  return FeatureConstants(feature[PIVOT * stride + f], 0.0, feature[SCALE * stride + f], feature[SHIFT * stride + f] + beta[f]);
 }
 
 // Four features' constants, a feature to a column (a periodic lane's four values).
@@ -75,19 +66,6 @@ fn transform(k: Coefficients, x: vec4f, dy: vec4f) -> vec4f {
     out = select(out, vec4f(0.0), atMostZero(out));
   }
   return out;
-}
-
-fn loadDy(i: u32) -> vec4f {
-  if (GRAD && RELU) { return reluGradient(loadDy4(i), unpack4(y4[i])); }
-  if (GRAD || RESIDUAL) { return loadDy4(i); }
-  return vec4f(0.0);
-}
-
-// y is padded to whole vec4s: lane q's vec4 of the partial last block is whole in it.
-fn loadTailDy(lane: u32, valid: vec4<bool>) -> vec4f {
-  if (GRAD && RELU) { return reluGradient(tailDy(lane, valid), unpack4(y4[params.blocks * params.lanes + lane])); }
-  if (GRAD || RESIDUAL) { return tailDy(lane, valid); }
-  return vec4f(0.0);
 }
 
 fn applyOne(k: Coefficients, i: u32) {
@@ -131,6 +109,7 @@ fn applyTail(k: Coefficients, lane: u32) {
 @compute @workgroup_size(WG_SIZE)
 fn apply_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                   @builtin(local_invocation_index) lid: u32) {
+  storeConstants(threadIndex(wid, nwg, lid), nwg.x * nwg.y * WG_SIZE);
   let wg = workgroupIndex(wid, nwg);
   if (wg >= params.periodicWorkgroups) { return; }
   let t = pairThread(wg, lid);
@@ -163,6 +142,7 @@ fn apply_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 @compute @workgroup_size(WG_SIZE)
 fn apply_flat(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_index) lid: u32) {
+  storeConstants(threadIndex(wid, nwg, lid), nwg.x * nwg.y * WG_SIZE);
   let total = params.outer * params.features * params.groups;
   var i = min(threadIndex(wid, nwg, lid) * params.flatPerThread, total);
   let end = min(i + params.flatPerThread, total);
@@ -191,6 +171,7 @@ fn apply_flat(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 @compute @workgroup_size(WG_SIZE)
 fn apply_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                 @builtin(local_invocation_index) lid: u32) {
+  storeConstants(threadIndex(wid, nwg, lid), nwg.x * nwg.y * WG_SIZE);
   let wg = workgroupIndex(wid, nwg);
   if (wg >= params.planeWorkgroups) { return; }
   let f = wg / params.planeChunks;

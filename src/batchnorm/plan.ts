@@ -69,6 +69,8 @@ export class Plan {
   private readonly stages: Stages;
   /** Bind groups by the caller's buffers they bind: [x, statistics, z] forward, [x, dy, sums] backward. */
   private readonly groups = new KeyedCache<GPUBindGroup[]>();
+  /** Eval's one-pass bind groups, by x. */
+  private readonly runningGroups = new KeyedCache<GPUBindGroup>();
   /**
    * This plan's pipelines by what it dispatches, found in the device's cache once:
    * that cache's key is built from the constants on every call, a cost a steady
@@ -223,7 +225,7 @@ export class Plan {
     const p = this.partition;
     const periodic = p.reduce === 'periodic';
     const pipeline = this.pipeline(stage, () => {
-      // EXACT_SUMS: two-sum where a thread's loop is short or interleaved (traversal.wgsl);
+      // EXACT_SUMS: two-sum where a thread's loop is short or interleaved (compensated.wgsl);
       // SHARED_LANES: a workgroup's threads merge before storing, or each stores its own partial;
       // PAIRED_LANES: periodic threads own two lanes each (partial-slots.wgsl)
       const sums = { ALIGNED: p.aligned, EXACT_SUMS: !this.tuning.contiguousItems, SHARED_LANES: p.sharedLanes, PAIRED_LANES: p.pairedLanes };
@@ -251,11 +253,16 @@ export class Plan {
   }
 
   /**
-   * Records a forward pass: 3 dispatches with batch statistics, 2 with running ones.
-   * With `given` statistics (data-parallel), their finalize and apply, and a count of
-   * the batch first when the running statistics take it in.
+   * Records a forward pass: 3 dispatches with batch statistics; with running ones 1,
+   * bn-apply computing the constants itself (2 with a residual: finalize, then
+   * apply). With `given` statistics (data-parallel), their finalize and apply, and a
+   * count of the batch first when the running statistics take it in.
    */
   encodeForward(pass: GPUComputePassEncoder, x: GPUBuffer, mode: StatisticsMode, given: Given, z?: GPUBuffer): void {
+    if (mode === 'running' && !given && !this.residual) {
+      this.encodeApplyRunning(pass, x);
+      return;
+    }
     const [stats, finalize, apply] = this.forwardBindGroups(x, given ?? this.buffers.statistics, z);
     if (given) {
       if (mode === 'batch-and-running') this.encodeFinalize(pass, finalize, 'tick');
@@ -308,13 +315,31 @@ export class Plan {
 
   /** bn-apply: y, or dx (`grad`), from dy or bn-grad-reduce's dy', or (`masking`) from dy masked here. */
   private encodeApply(pass: GPUComputePassEncoder, group: GPUBindGroup, grad: boolean, masking = false): void {
-    const p = this.partition;
     const pipeline = this.pipeline(grad ? `grad input${masking ? ' masking' : ''}` : 'apply', () => {
       const epilogue: Constants = grad ? { RELU: masking } : { RESIDUAL: this.residual, RELU: this.relu };
-      return [this.stages.apply, `apply_${p.apply}`, { GRAD: grad, ...epilogue }];
+      return [this.stages.apply, `apply_${this.partition.apply}`, { GRAD: grad, ...epilogue }];
     });
-    const workgroups = { periodic: p.periodicWorkgroups, planes: p.planeWorkgroups, flat: p.flatWorkgroups };
-    dispatch(this.device, pass, pipeline, group, workgroups[p.apply]);
+    dispatch(this.device, pass, pipeline, group, this.applyWorkgroups);
+  }
+
+  /** Eval in one pass: bn-apply with the constants from the running statistics (apply-running.wgsl). */
+  private encodeApplyRunning(pass: GPUComputePassEncoder, x: GPUBuffer): void {
+    const group = this.runningGroups.get([x], () => {
+      const b = this.buffers;
+      return this.pipelines.bindGroup(this.stages.applyRunning, `${this.label} apply running`, {
+        params: { buffer: this.params }, ...this.views(x, 'x'), gamma: { buffer: b.gamma }, beta: { buffer: b.beta },
+        runningMean: { buffer: b.runningMean }, runningVar: { buffer: b.runningVar }, out4: { buffer: this.y },
+        feature: { buffer: b.feature },
+      });
+    });
+    const pipeline = this.pipeline('apply running', () => [this.stages.applyRunning, `apply_${this.partition.apply}`, { RELU: this.relu }]);
+    dispatch(this.device, pass, pipeline, group, this.applyWorkgroups);
+  }
+
+  /** bn-apply's workgroups, in the partition's traversal. */
+  private get applyWorkgroups(): number {
+    const p = this.partition;
+    return { periodic: p.periodicWorkgroups, planes: p.planeWorkgroups, flat: p.flatWorkgroups }[p.apply];
   }
 
   destroy(): void {

@@ -6,13 +6,16 @@ import traversal from '../../shaders/batchnorm/traversal.wgsl?raw';
 import compensated from '../../shaders/batchnorm/compensated.wgsl?raw';
 import bits from '../../shaders/batchnorm/bits.wgsl?raw';
 import floatOrderProbe from '../../shaders/batchnorm/float-order-probe.wgsl?raw';
-import tensors from '../../shaders/batchnorm/tensors.wgsl?raw';
+import tensorX from '../../shaders/batchnorm/tensor-x.wgsl?raw';
+import tensorDy from '../../shaders/batchnorm/tensor-dy.wgsl?raw';
 import reduce from '../../shaders/batchnorm/reduce.wgsl?raw';
 import partialSlots from '../../shaders/batchnorm/partial-slots.wgsl?raw';
 import statsPartial from '../../shaders/batchnorm/stats-partial.wgsl?raw';
 import stats from '../../shaders/batchnorm/stats.wgsl?raw';
 import finalize from '../../shaders/batchnorm/finalize.wgsl?raw';
 import apply from '../../shaders/batchnorm/apply.wgsl?raw';
+import applyConstants from '../../shaders/batchnorm/apply-constants.wgsl?raw';
+import applyRunning from '../../shaders/batchnorm/apply-running.wgsl?raw';
 import gradReduce from '../../shaders/batchnorm/grad-reduce.wgsl?raw';
 import gradFinalize from '../../shaders/batchnorm/grad-finalize.wgsl?raw';
 import merge from '../../shaders/batchnorm/merge.wgsl?raw';
@@ -47,22 +50,26 @@ const STORAGE_FILES: Record<'float32' | HalfPath, string[]> = {
 const PRELUDE = [params, moments, traversal, compensated, bits];
 
 /**
- * Each stage: grid.wgsl and the PRELUDE; the storage's element types and conversions (STORAGE_FILES) where it touches
- * tensors; tensors.wgsl (x and dy bindings, the loaders) where it reads them;
- * reduce.wgsl (the workgroup tree) where it reduces or merges partials, with
- * partial-slots.wgsl (where partials are stored) where it reduces, and
- * stats-partial.wgsl (the tree's Partial) for the statistics; then its own file
- * (bn-grad-reduce: and its masked-dy stores for the storage). One module per stage
- * and storage: binding types cannot be overridden.
+ * Each stage: grid.wgsl and the PRELUDE; the storage's element types and
+ * conversions (STORAGE_FILES) where it touches tensors; tensor-x.wgsl and
+ * tensor-dy.wgsl (their bindings and loaders) where it reads them; reduce.wgsl (the
+ * workgroup tree) where it reduces or merges partials, with partial-slots.wgsl
+ * (where partials are stored) where it reduces, and stats-partial.wgsl (the tree's
+ * Partial) for the statistics; then its own file (bn-apply: after the file that
+ * gives its constants, apply-constants.wgsl or apply-running.wgsl; bn-grad-reduce:
+ * and its masked-dy stores for the storage). One module per stage and storage:
+ * binding types cannot be overridden.
  */
 function stagesFor(storage: 'float32' | HalfPath) {
   const types = STORAGE_FILES[storage];
   const suffix = storage === 'float32' ? '' : ` (float16 ${storage})`;
   return {
-    stats: stageSource(`batchnorm stats${suffix}`, ...PRELUDE, ...types, tensors, reduce, partialSlots, statsPartial, stats),
+    stats: stageSource(`batchnorm stats${suffix}`, ...PRELUDE, ...types, tensorX, tensorDy, reduce, partialSlots, statsPartial, stats),
     finalize: stageSource(`batchnorm finalize${suffix}`, ...PRELUDE, ...types, reduce, statsPartial, finalize),
-    apply: stageSource(`batchnorm apply${suffix}`, ...PRELUDE, ...types, tensors, apply),
-    gradReduce: stageSource(`batchnorm grad reduce${suffix}`, ...PRELUDE, ...types, tensors, reduce, partialSlots, gradReduce, storage === 'float32' ? maskF32 : maskF16),
+    apply: stageSource(`batchnorm apply${suffix}`, ...PRELUDE, ...types, tensorX, tensorDy, applyConstants, apply),
+    /** Eval in one pass: bn-apply with the constants from the running statistics (apply-running.wgsl). */
+    applyRunning: stageSource(`batchnorm apply running${suffix}`, ...PRELUDE, ...types, tensorX, applyRunning, apply),
+    gradReduce: stageSource(`batchnorm grad reduce${suffix}`, ...PRELUDE, ...types, tensorX, tensorDy, reduce, partialSlots, gradReduce, storage === 'float32' ? maskF32 : maskF16),
     gradFinalize: stageSource('batchnorm grad finalize', ...PRELUDE, reduce, gradFinalize),
     merge: stageSource('batchnorm merge', compensated, merge),
   };
