@@ -363,6 +363,41 @@ const dispatchCases: Case[] = EPILOGUES.map(([label, fused]): Case => ({
   },
 }));
 
+/**
+ * Eval in one dispatch (no residual: apply-running.wgsl) against eval's two (a
+ * residual of zeros: bn-finalize, then bn-apply): the same y, and through the
+ * constants the one pass stores, the same dx, dgamma, dbeta.
+ */
+const evalOnePassCases: Case[] = ([['NC', [37, 5]], ['NCHW', [3, 4, 5, 7]], ['NHWC', [3, 5, 7, 5]], ['NCL', [64, 8, 32]]] as [FeaturePlacement, number[]][]).map(
+  ([placement, shape]): Case => ({
+    name: `eval in one dispatch gives the bits of eval in two (bn-finalize, then bn-apply), y and the backward through it: ${placementName(placement)} [${shape}]`,
+    run: async (device) => {
+      const c = featuresOf(placement, shape);
+      const state = { gamma: normal(c, 40, 1, 0.5), beta: normal(c, 41), runningMean: normal(c, 42), runningVar: normal(c, 43, 2, 0.5).map(Math.abs) };
+      const make = (residual: boolean) => {
+        const bn = new BatchNorm(device, { numFeatures: c, ...placementOptions(placement), activation: 'relu', residual });
+        bn.setState(state);
+        bn.training = false;
+        return bn;
+      };
+      await using(make(false), (one) =>
+        using(make(true), async (two) => {
+          const x = normal(elements(shape), 44, 0.5, 2);
+          const dy = normal(elements(shape), 45);
+          const y1 = await one.forwardArray(x, shape);
+          const y2 = await two.forwardArray(x, shape, { residual: new Float32Array(x.length) });
+          check(y1.every((v, i) => v === y2[i]), 'y differs between one dispatch and two');
+          const [g1, g2] = [await one.backwardArray(dy), await two.backwardArray(dy)];
+          for (const k of ['dx', 'dgamma', 'dbeta'] as const) {
+            const [a, b] = [g1[k]!, g2[k]!];
+            check(a.every((v, i) => v === b[i]), `${k} differs between one dispatch and two`);
+          }
+        }),
+      );
+    },
+  }),
+);
+
 // ---- bad input: a BatchNormError naming the value, nothing changed ---------------
 
 const constructorErrors: [string, Partial<BatchNormOptions>, RegExp][] = [
@@ -431,5 +466,6 @@ export const fusedCases: Case[] = [
   ...nonFiniteCases,
   ...dataParallelCases,
   ...dispatchCases,
+  ...evalOnePassCases,
   ...badInputCases,
 ];
