@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalView, LAYOUTS, type Layout } from '../src/batchnorm/layout.js';
 import { CPU_TUNING, GPU_TUNING, MAX_PARTIALS_PER_FEATURE, partition, type Tuning } from '../src/batchnorm/partition.js';
-import { PARTIAL_SECTIONS } from '../src/batchnorm/stages.js';
+import { PARAMS_FIELDS, PARTIAL_SECTIONS } from '../src/batchnorm/stages.js';
 import { dispatchSize } from '../src/gpu/dispatch.js';
 import { rng } from '../support/data.js';
 
@@ -111,6 +111,14 @@ describe.each(TUNINGS)('partition with tuning %j', (tuning) => {
     expect(p.flatWorkgroups * wg * f.flatPerThread).toBeGreaterThanOrEqual(vec4s);
     expect((p.flatWorkgroups - 1) * wg * f.flatPerThread).toBeLessThan(vec4s);
     expect(f.flatWorkgroups).toBe(p.flatWorkgroups);
+  });
+});
+
+describe('partition fields', () => {
+  it('are every field of Params but the options the plan gives, and nothing else', () => {
+    const options = ['eps', 'momentum', 'cumulative', 'unbiased', 'zeroBits'];
+    const { fields } = partition(canonicalView('NCHW', [2, 3, 4, 5]), GPU_TUNING);
+    expect(Object.keys(fields).sort()).toEqual(PARAMS_FIELDS.filter((name) => !options.includes(name)).sort());
   });
 });
 

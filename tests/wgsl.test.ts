@@ -1,7 +1,8 @@
 // What the host reads out of the WGSL sources.
 import { describe, expect, it } from 'vitest';
 import { packStruct, parseBindings, parseConst, parseStruct, specializeOverrides, stageSource } from '../src/gpu/wgsl.js';
-import { FEATURE_SECTIONS, forcePackedHalves, halfPathOf, halfStages, paramsFields, stages, stagesOf } from '../src/batchnorm/stages.js';
+import { FEATURE_SECTIONS, forcePackedHalves, halfPathOf, halfStages, PARAMS_FIELDS, paramsFields, stages, stagesOf } from '../src/batchnorm/stages.js';
+import paramsSource from '../shaders/batchnorm/params.wgsl?raw';
 
 describe('parseStruct and packStruct', () => {
   const source = `struct P {\n  a: u32, // count\n  b: f32,\n  c: u32,\n}`;
@@ -29,6 +30,11 @@ describe('parseStruct and packStruct', () => {
     expect(paramsFields.length).toBeGreaterThan(20);
     expect(paramsFields.map((f) => f.name)).toContain('eps');
     expect(paramsFields.find((f) => f.name === 'eps')!.type).toBe('f32');
+  });
+  it('types Params as params.wgsl declares it: PARAMS_FIELDS is its field list, in order', () => {
+    // a field added, renamed or moved in the WGSL must be so in PARAMS_FIELDS (src/batchnorm/stages.ts) too
+    expect(parseStruct(paramsSource, 'Params').map((f) => f.name)).toEqual([...PARAMS_FIELDS]);
+    expect(paramsFields.map((f) => f.name)).toEqual([...PARAMS_FIELDS]);
   });
 });
 

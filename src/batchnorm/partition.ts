@@ -2,7 +2,7 @@
 // traversal.wgsl, and the tuning that sizes them per adapter.
 import { isCpuAdapter } from '../gpu/adapter.js';
 import type { CanonicalView } from './layout.js';
-import { PARTIAL_SECTIONS } from './stages.js';
+import { PARTIAL_SECTIONS, type ParamsValues } from './stages.js';
 
 export interface Tuning {
   /** Threads per workgroup, a power of 2. */
@@ -37,6 +37,11 @@ export function defaultTuning(device: GPUDevice): Tuning {
   return isCpuAdapter(device.adapterInfo) ? CPU_TUNING : GPU_TUNING;
 }
 
+/** The fields of Params the plan's options give (src/batchnorm/plan.ts): the rest come from the shape. */
+type OptionField = 'eps' | 'momentum' | 'cumulative' | 'unbiased' | 'zeroBits';
+/** The fields of Params a partition gives: every one but the options'. */
+export type PartitionFields = Omit<ParamsValues, OptionField>;
+
 /** How a shape is split into workgroups, and the shape fields of Params. */
 export interface Partition {
   /** Reduce traversal: periodic lanes (inner = 1, or small features) or a workgroup per feature. */
@@ -48,7 +53,7 @@ export interface Partition {
   apply: 'periodic' | 'planes' | 'flat';
   /** Plane items are vec4 (inner % 4 == 0) rather than scalars. */
   aligned: boolean;
-  fields: Record<string, number>;
+  fields: PartitionFields;
   periodicWorkgroups: number;
   planeWorkgroups: number;
   featureWorkgroups: number;
@@ -139,7 +144,7 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
   // flat: the tensor's vec4s in memory order, a contiguous run a thread (bn-apply, CPU tunings)
   const [flatThreads, flatPerThread] = split(outer * features * groups, tuning.targetWorkgroups * wg, tuning.minItemsPerThread);
   const flatWorkgroups = Math.ceil(flatThreads / wg);
-  const slots =
+  const slots: Pick<PartitionFields, 'slotsPerChunk' | 'slotRepeat' | 'slotInner' | 'partialChunks'> =
     reduce === 'periodic'
       ? { slotsPerChunk: 4 * lanes, slotRepeat: repeat, slotInner: inner, partialChunks: periodicChunks * partialsPerChunk }
       : { slotsPerChunk: features, slotRepeat: 1, slotInner: 1, partialChunks: planeChunks * planePartials };
@@ -197,8 +202,9 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
   };
 }
 
+type PlaneStepField = 'planeThreadStart' | 'planeThreadSpan' | 'planeStep' | 'planeStepGroups' | 'planeStepIndex' | 'planeWrapIndex';
 /** How a thread walks its items in the planes traversal (see PlaneCursor in shaders/batchnorm/traversal.wgsl). */
-function planeSteps(tuning: Tuning, itemsPerChunk: number, groups: number, features: number) {
+function planeSteps(tuning: Tuning, itemsPerChunk: number, groups: number, features: number): Pick<PartitionFields, PlaneStepField> {
   const wg = tuning.workgroupSize;
   const perThread = Math.ceil(itemsPerChunk / wg);
   const step = tuning.contiguousItems ? 1 : wg;

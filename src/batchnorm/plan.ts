@@ -10,7 +10,7 @@ import type { StageSource } from '../gpu/wgsl.js';
 import { opaqueSums } from './float-order.js';
 import type { CanonicalView } from './layout.js';
 import { partition, type Partition, type Tuning } from './partition.js';
-import { FINALIZE_MODE, GRAD_FINALIZE_MODE, paramsFields, type Stages, type TensorStorage } from './stages.js';
+import { FINALIZE_MODE, GRAD_FINALIZE_MODE, paramsFields, type ParamsValues, type Stages, type TensorStorage } from './stages.js';
 
 export type StatisticsMode = 'batch' | 'batch-and-running' | 'running';
 
@@ -93,14 +93,15 @@ export class Plan {
     this.half = options.storage === 'float16';
     this.stages = options.stages;
     this.owned = new OwnedBuffers(device, label);
-    this.params = this.owned.uniform('params', paramsFields, {
+    const params: ParamsValues = {
       ...this.partition.fields,
       eps: options.eps,
       momentum: options.momentum ?? 0,
       cumulative: options.momentum === null ? 1 : 0,
       unbiased: options.unbiasedRunningVar ? 1 : 0,
       zeroBits: 0, // compensated.wgsl's opaque(): a 0 the shader compiler cannot see
-    });
+    };
+    this.params = this.owned.uniform('params', paramsFields, params);
     this.partials = this.owned.create('partials', this.partition.partialFloats * 4, GPUBufferUsage.STORAGE);
     this.y = this.tensor('y');
   }

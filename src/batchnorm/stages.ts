@@ -109,7 +109,25 @@ export const mergeFields = parseStruct(merge, 'MergeParams');
 export const STATISTICS_SECTIONS = parseConst(merge, 'STATISTICS_SECTIONS');
 export const SUM_SECTIONS = parseConst(gradFinalize, 'SUM_SECTIONS');
 
+/** Params as parsed from params.wgsl: the layout the uniform is packed by. */
 export const paramsFields = parseStruct(params, 'Params');
+/**
+ * The same fields, in the same order, as TypeScript knows them, so a misspelt or
+ * missing value fails at compile time; tests/wgsl.test.ts checks the list against
+ * paramsFields, so a field added or renamed in params.wgsl must be added here too.
+ */
+export const PARAMS_FIELDS = [
+  'outer', 'features', 'inner', 'count', 'eps', 'momentum', 'cumulative', 'unbiased', 'featureStride',
+  'period', 'repeat', 'lanes', 'blocks', 'tailLen', 'lanesPerGroup', 'rowLanes', 'laneGroups', 'blocksPerChunk',
+  'blocksPerRowLane', 'pairRowLanes', 'blocksPerPairRowLane', 'periodicChunks', 'periodicWorkgroups',
+  'groups', 'itemsPerChunk', 'planeChunks', 'planeWorkgroups', 'planeThreadStart', 'planeThreadSpan', 'planeStep',
+  'planeStepGroups', 'planeStepIndex', 'planeWrapIndex',
+  'flatPerThread', 'flatWorkgroups',
+  'slotsPerChunk', 'slotRepeat', 'slotInner', 'partialChunks', 'mergeLanes', 'mergeRowLanes', 'zeroBits',
+] as const;
+export type ParamsField = (typeof PARAMS_FIELDS)[number];
+/** A value for every field of Params. */
+export type ParamsValues = Record<ParamsField, number>;
 export const FEATURE_SECTIONS = parseConst(params, 'FEATURE_SECTIONS');
 export const PARTIAL_SECTIONS = parseConst(params, 'PARTIAL_SECTIONS');
 
