@@ -1,51 +1,31 @@
 import { outputUsage } from '../gpu/buffers.js';
-import { asFloat16Array, checkArray, checkBoolean, checkCount, checkFloats, checkHalfArray, checkOptionNames, checkOptions, checkPositiveInteger, isFloat16Array } from '../gpu/checks.js';
-import { dispatch, recordPass } from '../gpu/dispatch.js';
+import { checkBoolean, checkOptions, checkPositiveInteger } from '../gpu/checks.js';
+import { recordPass } from '../gpu/dispatch.js';
 import { fail, show } from '../gpu/errors.js';
 import { GpuModule } from '../gpu/module.js';
+import { checkSumsFollowStatistics, DataParallel, type Statistics, type Sums } from './data-parallel.js';
+import { HostTensors } from './host-tensor.js';
 import { placementName, type CanonicalView, type FeaturePlacement, type Layout } from './layout.js';
+import type { AffineOnly, ArrayGradients, BackwardOptions, BatchNormActivation, BatchNormOptions, BatchNormState, ForwardOptions, Gradients, TensorArray } from './options.js';
 import { defaultTuning, featureStride, type Tuning } from './partition.js';
 import { Plan, type ModuleBuffers, type StatisticsMode } from './plan.js';
-import { opaqueSums, probeFloatOrder } from './float-order.js';
-import { FEATURE_SECTIONS, mergeFields, STATISTICS_SECTIONS, SUM_SECTIONS, stagesOf, type Stages, type TensorStorage } from './stages.js';
-import {
-  checkRecord,
-  GRADIENT_SUM_FIELDS,
-  mergeGradientSums,
-  mergeStatistics,
-  STATISTICS_FIELDS,
-  statisticsBytes,
-  statisticsFrom,
-  sumsBytes,
-  sumsFrom,
-  type GradientSums,
-  type ShardStatistics,
-} from './statistics.js';
-import { fromTorchNames, TORCH_NAMES, toTorchNames, type TorchBatchNormState } from './torch-names.js';
-import type { AffineOnly, ArrayGradients, BackwardOptions, BatchNormActivation, BatchNormOptions, BatchNormState, ForwardOptions, Gradients, TensorArray } from './options.js';
-import { checkActivation, checkBatchStatistics, checkCallOptions, checkEps, checkMomentum, checkPlacement, checkShape, checkStorage, checkTensorBuffer } from './validate.js';
-
-/** A host tensor checked for this BatchNorm: its bytes to upload (whole u32s) and how to hand results back. */
-interface HostTensor {
-  upload: ArrayBufferView<ArrayBuffer>;
-  kind: 'float32' | 'uint16' | 'float16';
-}
+import { probeFloatOrder } from './float-order.js';
+import { FEATURE_SECTIONS, STATISTICS_SECTIONS, SUM_SECTIONS, stagesOf, type Stages, type TensorStorage } from './stages.js';
+import { checkStateNames, foldAffine, sameOptions, StateBuffers } from './state.js';
+import { mergeGradientSums, mergeStatistics, statisticsFrom, sumsFrom, type GradientSums, type ShardStatistics } from './statistics.js';
+import { toTorchNames, type TorchBatchNormState } from './torch-names.js';
+import { checkActivation, checkBatchStatistics, checkCallOptions, checkEps, checkMomentum, checkPlacement, checkShape, checkStorage, checkTensorBuffer, checkTuning, checkTuningNames } from './validate.js';
 
 const OPTIONS = ['numFeatures', 'layout', 'axis', 'eps', 'momentum', 'affine', 'trackRunningStats', 'unbiasedRunningVar', 'tuning', 'activation', 'residual', 'storage'] as const;
 /** Other libraries' names for these options, for a hint when one is used. */
 const ALIASES = { num_features: 'numFeatures', epsilon: 'eps', track_running_stats: 'trackRunningStats' };
-const TUNING = ['workgroupSize', 'targetWorkgroups', 'minItemsPerThread', 'contiguousItems', 'serialMergePartials'] as const;
 interface LastForward {
   plan: Plan;
   x: GPUBuffer;
-  shape: number[];
   batchStatistics: boolean;
   /** normalized with given (global) statistics: its backward may take given sums */
   given: boolean;
 }
-
-type Statistics = ShardStatistics<Float32Array | Float64Array>;
-type Sums = GradientSums<Float32Array | Float64Array>;
 
 /**
  * Batch normalization over the feature dimension, with PyTorch's nn.BatchNorm semantics.
@@ -77,16 +57,20 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   private readonly stages: Stages;
   private mode = true;
   /** Buffers shared by all shapes: parameters, statistics, gradients. */
-  private readonly state: ModuleBuffers;
+  private readonly shared: ModuleBuffers;
   private last?: LastForward;
-  /** mergeStatisticsBuffers()'s buffers, made on its first call. */
-  private mergeState?: { output: GPUBuffer; uniform: GPUBuffer; records: number; scratch?: GPUBuffer; groups?: Map<number, GPUBindGroup> };
+  /** The typed-array calls' tensors in this storage. */
+  private readonly host: HostTensors;
+  /** getState() and setState()'s side of the shared buffers. */
+  private readonly state: StateBuffers;
+  /** Given statistics and sums, their host records, and merging statistics buffers. */
+  private readonly parallel: DataParallel;
 
   constructor(device: GPUDevice, options: BatchNormOptions<Affine>) {
     checkOptions<BatchNormOptions>('BatchNorm', options, OPTIONS, ALIASES);
     const numFeatures = checkPositiveInteger('numFeatures', options.numFeatures);
     const placement = checkPlacement(options.layout, options.axis);
-    if (options.tuning !== undefined) checkOptions('BatchNorm tuning', options.tuning, TUNING);
+    checkTuningNames(options.tuning);
     super(device, `batchnorm[${numFeatures} ${placementName(placement)}]`);
     this.numFeatures = numFeatures;
     this.placement = placement;
@@ -101,25 +85,14 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     this.residual = checkBoolean('residual', options.residual ?? false);
     this.storage = checkStorage(options.storage ?? 'float32');
     this.stages = stagesOf(this.storage, device);
-    this.tuning = { ...defaultTuning(device), ...options.tuning };
     void probeFloatOrder(device);
-    // 256 threads fit every WebGPU device: it is the least maxComputeWorkgroupSizeX and
-    // maxComputeInvocationsPerWorkgroup may be, and their reductions' workgroup memory
-    // (5 vec4 on half the threads: 10 KiB at 256) stays within the least maxComputeWorkgroupStorageSize, 16 KiB.
-    const wg = this.tuning.workgroupSize;
-    if (!Number.isInteger(wg) || wg < 1 || (wg & (wg - 1)) !== 0 || wg > 256) {
-      fail(`tuning.workgroupSize must be a power of 2 from 1 to 256, got ${wg}`);
-    }
-    checkPositiveInteger('tuning.targetWorkgroups', this.tuning.targetWorkgroups);
-    checkPositiveInteger('tuning.minItemsPerThread', this.tuning.minItemsPerThread);
-    checkBoolean('tuning.contiguousItems', this.tuning.contiguousItems);
-    checkCount('tuning.serialMergePartials', this.tuning.serialMergePartials);
+    this.tuning = checkTuning({ ...defaultTuning(device), ...options.tuning });
 
     const c = this.numFeatures;
     const STORAGE = outputUsage();
     const make = (name: string, bytes: number, usage: GPUBufferUsageFlags, data?: ArrayBufferView<ArrayBuffer>) =>
       this.buffers.create(name, bytes, usage, data);
-    this.state = {
+    this.shared = {
       gamma: make('gamma', c * 4, STORAGE, new Float32Array(c).fill(1)),
       beta: make('beta', c * 4, STORAGE, new Float32Array(c)),
       runningMean: make('running mean', c * 4, STORAGE, new Float32Array(c)),
@@ -132,6 +105,12 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
       statistics: make('statistics', STATISTICS_SECTIONS * c * 4, STORAGE),
       sums: make('gradient sums', SUM_SECTIONS * c * 4, STORAGE),
     };
+    this.host = new HostTensors(this.storage);
+    this.state = new StateBuffers(this.shared, c, this.affine, this.trackRunningStats);
+    this.parallel = new DataParallel({
+      device, name: this.name, numFeatures: c, buffers: this.buffers, pipelines: this.pipelines, stages: this.stages, tuning: this.tuning,
+      encoder: (call) => this.encoder(call),
+    });
   }
 
   /** Like PyTorch's train() / eval(): batch statistics in training, running statistics in eval. Only booleans. */
@@ -149,7 +128,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
    */
   get parameters(): AffineOnly<Affine, { gamma: GPUBuffer; beta: GPUBuffer }> {
     this.assertAlive('parameters');
-    return (this.affine ? { gamma: this.state.gamma, beta: this.state.beta } : null) as AffineOnly<Affine, { gamma: GPUBuffer; beta: GPUBuffer }>;
+    return (this.affine ? { gamma: this.shared.gamma, beta: this.shared.beta } : null) as AffineOnly<Affine, { gamma: GPUBuffer; beta: GPUBuffer }>;
   }
 
   /**
@@ -159,7 +138,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
    */
   get gradients(): AffineOnly<Affine, { dgamma: GPUBuffer; dbeta: GPUBuffer }> {
     this.assertAlive('gradients');
-    return (this.affine ? { dgamma: this.state.gradGamma, dbeta: this.state.gradBeta } : null) as AffineOnly<Affine, { dgamma: GPUBuffer; dbeta: GPUBuffer }>;
+    return (this.affine ? { dgamma: this.shared.gradGamma, dbeta: this.shared.gradBeta } : null) as AffineOnly<Affine, { dgamma: GPUBuffer; dbeta: GPUBuffer }>;
   }
 
   /**
@@ -169,7 +148,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
    */
   get runningStatistics(): { runningMean: GPUBuffer; runningVar: GPUBuffer } | null {
     this.assertAlive('runningStatistics');
-    return this.trackRunningStats ? { runningMean: this.state.runningMean, runningVar: this.state.runningVar } : null;
+    return this.trackRunningStats ? { runningMean: this.shared.runningMean, runningVar: this.shared.runningVar } : null;
   }
 
   /** Features in and out, as a layer of a Sequential sees them: [batch, numFeatures] rows, in layout NC only. */
@@ -187,8 +166,10 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     return p ? [{ name: 'gamma', value: p.gamma, size: this.numFeatures }, { name: 'beta', value: p.beta, size: this.numFeatures }] : [];
   }
 
+  // ---- GpuModule's hooks ----------------------------------------------------------
+
   protected override sharedOutputs() {
-    return [this.state.gradGamma, this.state.gradBeta, this.state.statistics, this.state.sums, this.mergeState?.output];
+    return [this.shared.gradGamma, this.shared.gradBeta, this.shared.statistics, this.shared.sums, this.parallel.output];
   }
 
   // A plan holds 6 buffers (uniforms, partials, y, dx, uploads): with the 9 shared
@@ -197,15 +178,27 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     return [this.last?.plan];
   }
 
+  protected override released(): void {
+    this.last = undefined;
+    this.parallel.released();
+  }
+
+  // ---- GPU buffers ----------------------------------------------------------------
+
   /** Normalizes with batch statistics (updating the running ones) in training, running statistics in eval. */
   private statisticsMode(): StatisticsMode {
     if (!this.trackRunningStats) return 'batch';
     return this.training ? 'batch-and-running' : 'running';
   }
 
+  /** A shape checked against this BatchNorm and the device: its canonical view. */
+  private view(shape: unknown): CanonicalView {
+    return checkShape(shape, this.placement, this.numFeatures, this.device.limits, this.elementBytes);
+  }
+
   /** A shape for this BatchNorm, and the statistics its forward uses; given (global) statistics may cover a shard of one row. */
   private checkInput(shape: unknown, given = false): { view: CanonicalView; shape: number[]; mode: StatisticsMode } {
-    const view = checkShape(shape, this.placement, this.numFeatures, this.device.limits, this.elementBytes);
+    const view = this.view(shape);
     const mode = this.statisticsMode();
     if (mode !== 'running' && !given) checkBatchStatistics(shape as number[], view);
     return { view, shape: [...(shape as number[])], mode };
@@ -214,38 +207,12 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   private plan(shape: number[], view: CanonicalView): Plan {
     return this.planFor(shape, (label) => new Plan(this.device, this.pipelines, view, label, this.tuning,
       { eps: this.eps, momentum: this.momentum, unbiasedRunningVar: this.unbiasedRunningVar, relu: this.activation === 'relu', residual: this.residual, storage: this.storage, stages: this.stages },
-      this.state));
+      this.shared));
   }
 
   /** Bytes of one tensor element in this storage. */
   private get elementBytes(): 4 | 2 {
     return this.storage === 'float16' ? 2 : 4;
-  }
-
-  /** A host tensor of n elements in this storage (Float32Array; or float16 bits, padded to whole u32s to upload). */
-  private hostTensor(name: string, data: unknown, n: number): HostTensor {
-    if (this.storage === 'float32') {
-      if (data instanceof Uint16Array) fail(`${name} is a Uint16Array, but this BatchNorm has storage 'float32': pass a Float32Array (fromHalf(bits)), or make it with storage: 'float16'`);
-      return { upload: checkArray(name, data, n), kind: 'float32' };
-    }
-    const bits = checkHalfArray(name, data, n);
-    const kind = isFloat16Array(data) ? 'float16' : 'uint16';
-    if (n % 2 === 0) return { upload: bits, kind };
-    const padded = new Uint16Array(n + 1);
-    padded.set(bits);
-    return { upload: padded, kind };
-  }
-
-  /** u32 words (f32 floats) a tensor of n elements takes in this storage, to read back. */
-  private words(n: number): number {
-    return this.storage === 'float16' ? Math.ceil(n / 2) : n;
-  }
-
-  /** A tensor read back as `words(n)` words, as the kind the caller gave. */
-  private tensorOut(words: Float32Array, n: number, kind: HostTensor['kind']): TensorArray {
-    if (kind === 'float32') return words;
-    const bits = new Uint16Array(words.buffer, words.byteOffset, n).slice();
-    return (kind === 'float16' ? asFloat16Array(bits) : bits) as TensorArray;
   }
 
   private run(encoder: GPUCommandEncoder | undefined, label: string, record: (pass: GPUComputePassEncoder) => void) {
@@ -269,10 +236,10 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
       checkTensorBuffer('residual', residual, input.view, this.elementBytes);
       this.checkNotOutput('residual', residual, 'forward()');
     }
-    if (statistics !== undefined) this.checkGivenBuffer('statistics', statistics, STATISTICS_SECTIONS, [], input.mode);
+    if (statistics !== undefined) this.parallel.checkStatisticsBuffer(statistics, input.mode);
     const plan = this.plan(input.shape, input.view);
     this.run(encoder, 'forward', (pass) => plan.encodeForward(pass, x, input.mode, statistics, residual));
-    this.last = { plan, x, shape: input.shape, batchStatistics: input.mode !== 'running', given: statistics !== undefined };
+    this.last = { plan, x, batchStatistics: input.mode !== 'running', given: statistics !== undefined };
     return plan.y;
   }
 
@@ -284,12 +251,12 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     this.assertAlive('backward()');
     const { encoder, sums } = checkCallOptions<BackwardOptions>('backward()', options, ['encoder', 'sums']);
     const last = this.checkLast('backward()', dy, sums !== undefined);
-    if (sums !== undefined) this.checkGivenBuffer('sums', sums, SUM_SECTIONS, [this.state.gradGamma, this.state.gradBeta]);
+    if (sums !== undefined) this.parallel.checkSumsBuffer(sums, [this.shared.gradGamma, this.shared.gradBeta]);
     this.run(encoder, 'backward', (pass) => last.plan.encodeBackward(pass, last.x, dy, last.batchStatistics, sums));
     return {
       dx: last.plan.dx,
-      dgamma: this.affine ? this.state.gradGamma : null,
-      dbeta: this.affine ? this.state.gradBeta : null,
+      dgamma: this.affine ? this.shared.gradGamma : null,
+      dbeta: this.affine ? this.shared.gradBeta : null,
       dresidual: this.dresidual(last.plan, dy),
     } as Gradients<GPUBuffer, Affine>;
   }
@@ -316,29 +283,23 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     checkTensorBuffer('dy', dy, last.plan.view, this.elementBytes);
     this.checkNotOutput('dy', dy, call);
     if (last.x === last.plan.dx) fail(`${this.name}: x of the last forward() is the dx buffer this ${call} writes; copy it first`);
-    if (needsGiven) this.checkSumsFollowStatistics(call, last);
+    if (needsGiven) checkSumsFollowStatistics(call, last.given);
     return last;
   }
 
-  /** Gradient sums are taken with the global statistics that a forward with statistics normalized with. */
-  private checkSumsFollowStatistics(call: string, last: LastForward): void {
-    if (!last.given) fail(`${call}: gradient sums need a forward with statistics first (they are taken with the global statistics it normalized with)`);
-  }
-
-  /** Given statistics stand for a batch's own: training, or no running statistics. */
-  private checkStatisticsMode(call: string, mode: StatisticsMode | undefined): void {
-    if (mode === 'running') fail(`${call}: statistics are batch statistics, for training (or trackRunningStats: false); this BatchNorm is in eval mode`);
-  }
+  // ---- typed arrays ---------------------------------------------------------------
 
   /**
-   * A buffer of split statistics or sums: `sections` sections of numFeatures f32, and
-   * not one the same dispatch writes (any other, this BatchNorm's own statistics() or
-   * gradientSums() output included, may be read).
+   * What each typed-array call (and getState()) does after its checks: inside
+   * `guarded` (a GPU error rejects, and `undo` runs), `encode` uploads and records its
+   * GPU-buffer call into a new encoder and names the buffers to read back, which
+   * resolve as f32.
    */
-  private checkGivenBuffer(name: string, buffer: GPUBuffer, sections: number, written: GPUBuffer[], mode?: StatisticsMode): void {
-    this.checkStatisticsMode('forward()', mode);
-    checkFloats(name, buffer, sections * this.numFeatures);
-    if (written.includes(buffer)) fail(`${this.name}: ${name} is a buffer this call writes; copy it first`);
+  private readArrays(call: string, encode: (encoder: GPUCommandEncoder) => { buffer: GPUBuffer; floats: number }[], undo?: () => void): Promise<Float32Array[]> {
+    return this.guarded(`${call}()`, () => {
+      const encoder = this.encoder(call);
+      return this.readBack(encoder, encode(encoder));
+    }, undo);
   }
 
   /**
@@ -354,23 +315,22 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     const { statistics, residual } = checkCallOptions<{ encoder?: never; statistics?: Statistics; residual?: TensorArray }>('forwardArray()', options, ['statistics', 'residual']);
     this.checkResidualGiven('forwardArray()', residual);
     const input = this.checkInput(shape, statistics !== undefined);
-    const data = this.hostTensor('x', x, input.view.size);
-    const z = residual === undefined ? undefined : this.hostTensor('residual', residual, input.view.size);
-    const given = statistics === undefined ? undefined : this.checkStatistics(statistics, input.mode);
-    const previous = this.last;
+    const n = input.view.size;
+    const data = this.host.check('x', x, n);
+    const z = residual === undefined ? undefined : this.host.check('residual', residual, n);
+    const given = statistics === undefined ? undefined : this.parallel.givenStatistics(statistics, input.mode);
     // a forward that failed on the GPU never ran: it is not the last forward
-    return this.guarded('forwardArray()', async () => {
+    const previous = this.last;
+    const [y] = await this.readArrays('forwardArray', (encoder) => {
       const plan = this.plan(input.shape, input.view);
-      const upload = plan.owned.upload('x', data.upload);
-      const encoder = this.encoder('forwardArray');
-      const y = this.forward(upload, input.shape, {
+      const out = this.forward(plan.owned.upload('x', data.upload), input.shape, {
         encoder,
         statistics: given && this.buffers.upload('statistics', given),
         residual: z && plan.owned.upload('residual', z.upload),
       });
-      const [out] = await this.readBack(encoder, [{ buffer: y, floats: this.words(input.view.size) }]);
-      return this.tensorOut(out, input.view.size, data.kind);
+      return [{ buffer: out, floats: this.host.words(n) }];
     }, () => (this.last = previous));
+    return this.host.out(y, n, data.kind);
   }
 
   /**
@@ -386,38 +346,50 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     const { sums } = checkCallOptions<{ encoder?: never; sums?: Sums }>('backwardArray()', options, ['sums']);
     const last = this.last ?? fail('backwardArray() called before any forward()');
     const n = last.plan.view.size;
-    const data = this.hostTensor('dy', dy, n);
-    if (sums !== undefined) this.checkSumsFollowStatistics('backwardArray()', last);
-    const given = sums === undefined ? undefined : sumsBytes(checkRecord<Sums>('backwardArray() sums', sums, this.numFeatures, GRADIENT_SUM_FIELDS), this.numFeatures);
-    return this.guarded('backwardArray()', async () => {
-      const upload = last.plan.owned.upload('dy', data.upload);
-      const encoder = this.encoder('backwardArray');
-      const g = this.backward(upload, { encoder, sums: given && this.buffers.upload('sums', given) });
-      const c = this.numFeatures;
-      const masked = this.residual && this.activation === 'relu';
-      const [dx, dgamma, dbeta, dresidual] = await this.readBack(encoder, [
-        { buffer: g.dx, floats: this.words(n) },
-        { buffer: this.state.gradGamma, floats: c },
-        { buffer: this.state.gradBeta, floats: c },
-        ...(masked ? [{ buffer: g.dresidual!, floats: this.words(n) }] : []),
-      ]);
-      const copy = () => (data.kind === 'float32' ? Float32Array.from(dy as Float32Array) : this.tensorOut(new Float32Array(data.upload.buffer.slice(0)), n, data.kind));
-      return {
-        dx: this.tensorOut(dx, n, data.kind),
-        dgamma: this.affine ? dgamma : null,
-        dbeta: this.affine ? dbeta : null,
-        dresidual: masked ? this.tensorOut(dresidual, n, data.kind) : this.residual ? copy() : null,
-      } as ArrayGradients<TensorArray, Affine>;
+    const data = this.host.check('dy', dy, n);
+    if (sums !== undefined) checkSumsFollowStatistics('backwardArray()', last.given);
+    const given = sums === undefined ? undefined : this.parallel.givenSums(sums);
+    const masked = this.residual && this.activation === 'relu';
+    const [dx, dgamma, dbeta, dresidual] = await this.readArrays('backwardArray', (encoder) => {
+      const g = this.backward(last.plan.owned.upload('dy', data.upload), { encoder, sums: given && this.buffers.upload('sums', given) });
+      return [
+        { buffer: g.dx, floats: this.host.words(n) },
+        { buffer: this.shared.gradGamma, floats: this.numFeatures },
+        { buffer: this.shared.gradBeta, floats: this.numFeatures },
+        ...(masked ? [{ buffer: g.dresidual!, floats: this.host.words(n) }] : []),
+      ];
     });
+    const copy = () => (data.kind === 'float32' ? Float32Array.from(dy as Float32Array) : this.host.out(new Float32Array(data.upload.buffer.slice(0)), n, data.kind));
+    return {
+      dx: this.host.out(dx, n, data.kind),
+      dgamma: this.affine ? dgamma : null,
+      dbeta: this.affine ? dbeta : null,
+      dresidual: masked ? this.host.out(dresidual, n, data.kind) : this.residual ? copy() : null,
+    } as ArrayGradients<TensorArray, Affine>;
   }
 
-  /** Host statistics for a forward: C features, and in training more than one value per feature overall. */
-  private checkStatistics(statistics: Statistics, mode: StatisticsMode): Float32Array<ArrayBuffer> {
-    this.checkStatisticsMode('forwardArray()', mode);
-    const record = checkRecord<Statistics>('forwardArray() statistics', statistics, this.numFeatures, STATISTICS_FIELDS);
-    const few = record.count.findIndex((n) => n < 2);
-    if (few >= 0) fail(`Expected more than 1 value per channel when training, got statistics with count ${record.count[few]} for feature ${few}`);
-    return statisticsBytes(record, this.numFeatures);
+  /** statistics() on a typed array: { count, mean, m2 } per feature, in float64. */
+  async statisticsArray(x: TensorArray, shape: readonly number[]): Promise<ShardStatistics> {
+    this.assertAlive('statisticsArray()');
+    const view = this.view(shape);
+    const data = this.host.check('x', x, view.size).upload;
+    const [floats] = await this.readArrays('statisticsArray', (encoder) => {
+      const upload = this.plan([...shape], view).owned.upload('x', data);
+      return [{ buffer: this.statistics(upload, shape, encoder), floats: STATISTICS_SECTIONS * this.numFeatures }];
+    });
+    return statisticsFrom(floats, this.numFeatures);
+  }
+
+  /** gradientSums() on a typed array: { count, sumDy, sumDyXhat } per feature, in float64. */
+  async gradientSumsArray(dy: TensorArray): Promise<GradientSums> {
+    this.assertAlive('gradientSumsArray()');
+    const last = this.last ?? fail('gradientSumsArray() called before any forward()');
+    const data = this.host.check('dy', dy, last.plan.view.size).upload;
+    const [floats] = await this.readArrays('gradientSumsArray', (encoder) => {
+      const upload = last.plan.owned.upload('dy', data);
+      return [{ buffer: this.gradientSums(upload, encoder), floats: SUM_SECTIONS * this.numFeatures }];
+    });
+    return sumsFrom(floats, this.numFeatures);
   }
 
   // ---- data-parallel: split statistics and gradient sums -------------------------
@@ -431,26 +403,11 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   statistics(x: GPUBuffer, shape: readonly number[], encoder?: GPUCommandEncoder): GPUBuffer {
     this.assertAlive('statistics()');
     const { encoder: enc } = checkCallOptions<{ encoder?: GPUCommandEncoder }>('statistics()', encoder, ['encoder']);
-    const view = checkShape(shape, this.placement, this.numFeatures, this.device.limits, this.elementBytes);
+    const view = this.view(shape);
     checkTensorBuffer('x', x, view, this.elementBytes);
     const plan = this.plan([...shape], view);
     this.run(enc, 'statistics', (pass) => plan.encodeStatistics(pass, x));
-    return this.state.statistics;
-  }
-
-  /** statistics() on a typed array: { count, mean, m2 } per feature, in float64. */
-  async statisticsArray(x: TensorArray, shape: readonly number[]): Promise<ShardStatistics> {
-    this.assertAlive('statisticsArray()');
-    const view = checkShape(shape, this.placement, this.numFeatures, this.device.limits, this.elementBytes);
-    const data = this.hostTensor('x', x, view.size).upload;
-    const floats = await this.guarded('statisticsArray()', async () => {
-      const plan = this.plan([...shape], view);
-      const encoder = this.encoder('statisticsArray');
-      const out = this.statistics(plan.owned.upload('x', data), shape, encoder);
-      const [read] = await this.readBack(encoder, [{ buffer: out, floats: STATISTICS_SECTIONS * this.numFeatures }]);
-      return read;
-    });
-    return statisticsFrom(floats, this.numFeatures);
+    return this.shared.statistics;
   }
 
   /**
@@ -463,21 +420,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
     const { encoder: enc } = checkCallOptions<{ encoder?: GPUCommandEncoder }>('gradientSums()', encoder, ['encoder']);
     const last = this.checkLast('gradientSums()', dy, true);
     this.run(enc, 'gradient sums', (pass) => last.plan.encodeGradientSums(pass, last.x, dy));
-    return this.state.sums;
-  }
-
-  /** gradientSums() on a typed array: { count, sumDy, sumDyXhat } per feature, in float64. */
-  async gradientSumsArray(dy: TensorArray): Promise<GradientSums> {
-    this.assertAlive('gradientSumsArray()');
-    const last = this.last ?? fail('gradientSumsArray() called before any forward()');
-    const data = this.hostTensor('dy', dy, last.plan.view.size).upload;
-    const floats = await this.guarded('gradientSumsArray()', async () => {
-      const encoder = this.encoder('gradientSumsArray');
-      const out = this.gradientSums(last.plan.owned.upload('dy', data), encoder);
-      const [read] = await this.readBack(encoder, [{ buffer: out, floats: SUM_SECTIONS * this.numFeatures }]);
-      return read;
-    });
-    return sumsFrom(floats, this.numFeatures);
+    return this.shared.sums;
   }
 
   /**
@@ -486,22 +429,22 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
    * host records between devices.
    */
   statisticsFromFloats(floats: Float32Array): ShardStatistics {
-    return statisticsFrom(checkArray('statisticsFromFloats() floats', floats, STATISTICS_SECTIONS * this.numFeatures), this.numFeatures);
+    return this.parallel.statisticsFromFloats(floats);
   }
 
   /** Host statistics as the f32 of a statistics buffer (forward({ statistics }) reads them), to upload. */
   statisticsToFloats(statistics: Statistics): Float32Array<ArrayBuffer> {
-    return statisticsBytes(checkRecord<Statistics>('statisticsToFloats()', statistics, this.numFeatures, STATISTICS_FIELDS), this.numFeatures);
+    return this.parallel.statisticsToFloats(statistics);
   }
 
   /** Host gradient sums ({ count, sumDy, sumDyXhat }, float64) from a sums buffer's SUM_SECTIONS·numFeatures f32, read back. */
   gradientSumsFromFloats(floats: Float32Array): GradientSums {
-    return sumsFrom(checkArray('gradientSumsFromFloats() floats', floats, SUM_SECTIONS * this.numFeatures), this.numFeatures);
+    return this.parallel.gradientSumsFromFloats(floats);
   }
 
   /** Host gradient sums as the f32 of a sums buffer (backward({ sums }) reads them), to upload. */
   gradientSumsToFloats(sums: Sums): Float32Array<ArrayBuffer> {
-    return sumsBytes(checkRecord<Sums>('gradientSumsToFloats()', sums, this.numFeatures, GRADIENT_SUM_FIELDS), this.numFeatures);
+    return this.parallel.gradientSumsToFloats(sums);
   }
 
   /** Merges shards' statistics on the host (float64, Chan's formula, in an order that does not depend on arrival). */
@@ -521,53 +464,10 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
    */
   mergeStatisticsBuffers(list: readonly GPUBuffer[], encoder?: GPUCommandEncoder): GPUBuffer {
     this.assertAlive('mergeStatisticsBuffers()');
-    const { encoder: enc } = checkCallOptions<{ encoder?: GPUCommandEncoder }>('mergeStatisticsBuffers()', encoder, ['encoder']);
-    if (!Array.isArray(list) || list.length === 0) fail(`mergeStatisticsBuffers() takes a non-empty array of GPUBuffers, got ${show(list)}`);
-    const floats = STATISTICS_SECTIONS * this.numFeatures;
-    list.forEach((b, i) => {
-      checkFloats(`statistics buffer ${i}`, b, floats);
-      if (!(b.usage & GPUBufferUsage.COPY_SRC)) fail(`statistics buffer ${i} needs GPUBufferUsage.COPY_SRC to be merged (its usage is ${b.usage})`);
-    });
-    const { scratch, group } = this.mergeScratch(list.length);
-    const own = enc ?? this.encoder('mergeStatisticsBuffers');
-    list.forEach((b, i) => own.copyBufferToBuffer(b, 0, scratch, i * floats * 4, floats * 4));
-    const pipeline = this.pipelines.pipeline(this.stages.merge, 'merge_shards', { WG_SIZE: this.tuning.workgroupSize, OPAQUE_SUMS: opaqueSums(this.device) });
-    recordPass(this.device, own, `${this.name} merge statistics`, (pass) =>
-      dispatch(this.device, pass, pipeline, group, Math.ceil(this.numFeatures / this.tuning.workgroupSize)),
-    );
-    if (!enc) this.device.queue.submit([own.finish()]);
-    return this.merged.output;
+    return this.parallel.mergeBuffers(list, encoder);
   }
 
-  /** The merge's output, uniform, and a scratch buffer for `records` records with its bind group (grown as needed). */
-  private get merged() {
-    const floats = STATISTICS_SECTIONS * this.numFeatures;
-    this.mergeState ??= {
-      output: this.buffers.create('merged statistics', floats * 4, outputUsage()),
-      uniform: this.buffers.uniform('merge params', mergeFields, { features: this.numFeatures, zeroBits: 0 }),
-      records: 0,
-    };
-    return this.mergeState;
-  }
-
-  private mergeScratch(records: number): { scratch: GPUBuffer; group: GPUBindGroup } {
-    const m = this.merged;
-    const bytes = records * STATISTICS_SECTIONS * this.numFeatures * 4;
-    if (!m.scratch || m.records < records) {
-      if (m.scratch) this.buffers.release(m.scratch);
-      m.scratch = this.buffers.create('statistics to merge', bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
-      m.records = records;
-      m.groups = new Map();
-    }
-    let group = m.groups!.get(records);
-    if (!group) {
-      group = this.pipelines.bindGroup(this.stages.merge, `${this.name} merge ${records}`, {
-        params: { buffer: m.uniform }, shards: { buffer: m.scratch, size: bytes }, merged: { buffer: m.output },
-      });
-      m.groups!.set(records, group);
-    }
-    return { scratch: m.scratch, group };
-  }
+  // ---- state in and out -----------------------------------------------------------
 
   /**
    * Reads gamma, beta and the running statistics back; null where PyTorch has None.
@@ -579,28 +479,8 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   async getState(options: { names?: 'ours' }): Promise<BatchNormState<Affine>>;
   async getState(options: { names?: 'ours' | 'torch' } = {}): Promise<BatchNormState<Affine> | TorchBatchNormState> {
     this.assertAlive('getState()');
-    if (!options || typeof options !== 'object') fail(`getState() takes { names: 'ours' | 'torch' }, got ${show(options)}`);
-    checkOptionNames('getState()', options, ['names']);
-    const names = options.names ?? 'ours';
-    if (names !== 'ours' && names !== 'torch') fail(`getState(): names must be 'ours' or 'torch', got ${show(names)}`);
-    const b = this.state;
-    const c = this.numFeatures;
-    const [gamma, beta, runningMean, runningVar, batches] = await this.guarded('getState()', () =>
-      this.readBack(this.encoder('getState'), [
-        { buffer: b.gamma, floats: c },
-        { buffer: b.beta, floats: c },
-        { buffer: b.runningMean, floats: c },
-        { buffer: b.runningVar, floats: c },
-        { buffer: b.batches, floats: 1 },
-      ]),
-    );
-    const state = {
-      gamma: this.affine ? gamma : null,
-      beta: this.affine ? beta : null,
-      runningMean: this.trackRunningStats ? runningMean : null,
-      runningVar: this.trackRunningStats ? runningVar : null,
-      numBatchesTracked: this.trackRunningStats ? new Uint32Array(batches.buffer, 0, 1)[0] : null,
-    };
+    const names = checkStateNames(options);
+    const state = this.state.read(await this.readArrays('getState', () => this.state.reads));
     return names === 'torch' ? toTorchNames(state) : (state as BatchNormState<Affine>);
   }
 
@@ -612,24 +492,13 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
   async foldedAffine(): Promise<{ scale: Float32Array; shift: Float32Array }> {
     this.assertAlive('foldedAffine()');
     if (!this.trackRunningStats) fail(`${this.name}: foldedAffine() needs running statistics; with trackRunningStats: false eval uses batch statistics, which no fixed map can fold`);
-    const s = await this.getState();
-    const c = this.numFeatures;
-    const scale = new Float32Array(c);
-    const shift = new Float32Array(c);
-    for (let f = 0; f < c; f++) {
-      const g = s.gamma ? s.gamma[f] : 1;
-      const k = g / Math.sqrt(s.runningVar![f] + this.eps);
-      scale[f] = k;
-      shift[f] = (s.beta ? s.beta[f] : 0) - s.runningMean![f] * k;
-    }
-    return { scale, shift };
+    return foldAffine(await this.getState(), this.eps);
   }
 
   /** A new BatchNorm with these options and this state, in eval mode (for an inference model). */
   async copyForInference(): Promise<BatchNorm<Affine>> {
     const s = await this.getState();
-    const { numFeatures, eps, momentum, affine, trackRunningStats, unbiasedRunningVar, tuning, activation, residual, storage } = this;
-    const copy = new BatchNorm<Affine>(this.device, { numFeatures, ...(this.layout ? { layout: this.layout } : { axis: this.axis! }), eps, momentum, affine, trackRunningStats, unbiasedRunningVar, tuning, activation, residual, storage });
+    const copy = new BatchNorm<Affine>(this.device, sameOptions(this));
     copy.setState(s);
     copy.training = false;
     return copy;
@@ -642,39 +511,6 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
    */
   setState(given: Partial<BatchNormState> | Partial<TorchBatchNormState>): void {
     this.assertAlive('setState()');
-    if (!given || typeof given !== 'object') fail(`setState() takes an object, got ${show(given)}`);
-    const state = fromTorchNames(given) as Partial<BatchNormState>;
-    const c = this.numFeatures;
-    const writes: [GPUBuffer, ArrayBufferView<ArrayBuffer>][] = [];
-    const known = ['gamma', 'beta', 'runningMean', 'runningVar', 'numBatchesTracked'];
-    const unknown = Object.keys(state).filter((k) => !known.includes(k));
-    if (unknown.length) fail(`setState(): unknown field ${unknown.join(', ')}; expected ${known.join(', ')} (or PyTorch's ${Object.values(TORCH_NAMES).join(', ')})`);
-    for (const [key, buffer, enabled, option] of [
-      ['gamma', this.state.gamma, this.affine, 'affine'],
-      ['beta', this.state.beta, this.affine, 'affine'],
-      ['runningMean', this.state.runningMean, this.trackRunningStats, 'trackRunningStats'],
-      ['runningVar', this.state.runningVar, this.trackRunningStats, 'trackRunningStats'],
-    ] as const) {
-      const value = state[key];
-      if (value === undefined || value === null) continue;
-      if (!enabled) fail(`setState(): ${key} is not kept when ${option} is false`);
-      const data = checkArray(key, value, c);
-      if (key === 'runningVar') {
-        // below 0 has no square root; NaN (what training on NaN data leaves) round-trips
-        const at = data.findIndex((v) => v < 0);
-        if (at >= 0) fail(`setState(): runningVar[${at}] is ${show(data[at])}; a variance must be >= 0 (or NaN)`);
-      }
-      writes.push([buffer, data]);
-    }
-    if (state.numBatchesTracked !== undefined && state.numBatchesTracked !== null) {
-      if (!this.trackRunningStats) fail('setState(): numBatchesTracked is not kept when trackRunningStats is false');
-      writes.push([this.state.batches, new Uint32Array([checkCount('numBatchesTracked', state.numBatchesTracked)])]);
-    }
-    this.writeAll(writes);
-  }
-
-  protected override released(): void {
-    this.last = undefined;
-    this.mergeState = undefined;
+    this.writeAll(this.state.writes(given));
   }
 }

@@ -1,8 +1,9 @@
-// Batch norm's own checks: layout, eps, momentum, shapes. Like every check in the
-// package they throw a BatchNormError naming the value, before any GPU work.
-import { checkFloats, checkOptionNames, checkTensorBytes, type BufferLimits } from '../gpu/checks.js';
+// Batch norm's own checks: layout, eps, momentum, tuning, shapes. Like every check in
+// the package they throw a BatchNormError naming the value, before any GPU work.
+import { checkBoolean, checkCount, checkFloats, checkOptionNames, checkOptions, checkPositiveInteger, checkTensorBytes, type BufferLimits } from '../gpu/checks.js';
 import { fail, show } from '../gpu/errors.js';
 import { canonicalView, featureAxis, LAYOUTS, RANK, type CanonicalView, type FeaturePlacement, type Layout } from './layout.js';
+import type { Tuning } from './partition.js';
 
 export function checkLayout(v: unknown): Layout {
   if (!LAYOUTS.includes(v as Layout)) fail(`layout must be one of ${LAYOUTS.join(', ')}, got ${show(v)}`);
@@ -38,6 +39,29 @@ export function checkMomentum(v: unknown): number | null {
   if (v === null) return null;
   if (typeof v !== 'number' || !(v >= 0 && v <= 1)) fail(`momentum must be a number in [0, 1] or null, got ${show(v)}`);
   return v as number;
+}
+
+const TUNING = ['workgroupSize', 'targetWorkgroups', 'minItemsPerThread', 'contiguousItems', 'serialMergePartials'] as const;
+
+/** The tuning option's names, checked with the other options' before the device is touched. */
+export function checkTuningNames(tuning: unknown): void {
+  if (tuning !== undefined) checkOptions('BatchNorm tuning', tuning, TUNING);
+}
+
+/** A whole tuning, the given values over the device's defaults. */
+export function checkTuning(tuning: Tuning): Tuning {
+  // 256 threads fit every WebGPU device: it is the least maxComputeWorkgroupSizeX and
+  // maxComputeInvocationsPerWorkgroup may be, and their reductions' workgroup memory
+  // (5 vec4 on half the threads: 10 KiB at 256) stays within the least maxComputeWorkgroupStorageSize, 16 KiB.
+  const wg = tuning.workgroupSize;
+  if (!Number.isInteger(wg) || wg < 1 || (wg & (wg - 1)) !== 0 || wg > 256) {
+    fail(`tuning.workgroupSize must be a power of 2 from 1 to 256, got ${wg}`);
+  }
+  checkPositiveInteger('tuning.targetWorkgroups', tuning.targetWorkgroups);
+  checkPositiveInteger('tuning.minItemsPerThread', tuning.minItemsPerThread);
+  checkBoolean('tuning.contiguousItems', tuning.contiguousItems);
+  checkCount('tuning.serialMergePartials', tuning.serialMergePartials);
+  return tuning;
 }
 
 /** Ranks a placement serves: a layout's own, or every rank from 2 that has the axis. */
