@@ -45,8 +45,8 @@ fn coefficients(f: vec4u) -> Coefficients {
 }
 
 // One feature's constants in every column (the planes and flat traversals): a
-// quarter of coefficients()'s loads, which the flat traversal pays at every row
-// (bn-apply on NCHW [32,64,32,32] 0.96-1.02x a copy in Chrome's SwiftShader, from 1.06).
+// quarter of coefficients()'s loads, which the flat traversal pays at every row, so
+// they must stay one load per section.
 fn featureCoefficients(f: u32) -> Coefficients {
   let a = featureConstants(f);
   return Coefficients(vec4f(a.pivot), vec4f(a.dyScale), vec4f(a.xScale), vec4f(a.shift));
@@ -137,8 +137,7 @@ fn apply_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 // NCL and NCHW with inner % 4 == 0, CPU tunings: each thread a contiguous run of the
 // tensor in memory order, one feature's inner run (a row) at a time. Per feature,
 // a thread's run would break at every row (rows a feature plane apart), and short
-// runs copy slowly on SwiftShader: in Chrome, bn-apply on NCHW [32,64,32,32] took
-// 1.09-1.15x a copy per feature, 1.06x this way.
+// runs copy slowly on SwiftShader (CHANGELOG has the figures).
 @compute @workgroup_size(WG_SIZE)
 fn apply_flat(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_index) lid: u32) {

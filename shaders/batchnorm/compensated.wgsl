@@ -12,8 +12,8 @@ struct Compensated {
 // reassociate float arithmetic, and some do (NVIDIA's Vulkan driver; LLVM in Mesa's
 // lavapipe): knowing s = a + b, they fold (s - a) - b to 0, and every error term
 // below with it. So each step of an error term goes through opaque(): hiding only
-// the sums left the mean of a long contiguous run short of its test (measured on an
-// H200). Where the barrier is not needed it costs 11-17 % of an op on a CPU adapter,
+// the sums left the mean of a long contiguous run short of its test (on an H200).
+// Where the barrier is not needed it costs a CPU adapter time (docs/performance.md),
 // so the host sets OPAQUE_SUMS false only on a device where float-order-probe.wgsl,
 // which runs these very functions, found every error term kept (src/batchnorm/float-order.ts).
 // The including module declares `params` with a `zeroBits` field holding 0. An OR,

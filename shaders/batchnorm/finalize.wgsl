@@ -62,7 +62,7 @@ fn loadPartialColumns(chunk: u32, f: u32, j: u32, i: u32) -> Moments {
 }
 
 // Partials of features f to f + 3 (a column each: one thread merges four features
-// with the arithmetic of one, 2.5x faster on SwiftShader), merged pairwise in a
+// with the arithmetic of one, which CPU adapters run as fast as one), merged pairwise in a
 // fixed order (deterministic): the merge of partials 2^l apart waits at level l of
 // a stack, so rounding grows with log2 of their number, not with the number (up to
 // 256 partials). The plain sums' rounding errors (two-sum) add up in `low`: sumX

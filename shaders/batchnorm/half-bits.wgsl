@@ -14,8 +14,7 @@
 // has no sign bit, signed (one instruction); no shifts (Chrome's SwiftShader
 // shifts each lane on its own): a select or a multiply, and the normal result's
 // >> 13 done by an exact int-to-float conversion, * 2^-13, and + 2^23, whose sum
-// holds the integer in its low bits. bn-apply float16 on NCHW [32,64,32,32]:
-// 8.7-9.4 ms, from 16 (9.3-9.8 with the shift).
+// holds the integer in its low bits.
 fn halfBits(v: vec4f) -> vec4u {
   let bits = bitcast<vec4u>(v);
   let magnitude = bits & vec4u(0x7fffffffu);

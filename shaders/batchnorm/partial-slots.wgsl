@@ -5,15 +5,13 @@
 // stores them (periodic: several threads share each lane, rowLanes > 1; planes: GPU
 // tunings). The host sets it false where each periodic lane has one thread, and for
 // planes with CPU tunings, where every thread stores its own partial: the kernel is
-// then left without barriers, which SwiftShader runs as coroutines (bn-stats
-// 1.2-1.3x and bn-grad-reduce 1.1x slower with them, Dawn, 2 cores).
+// then left without barriers, which SwiftShader runs as coroutines, slowly.
 override SHARED_LANES: bool = true;
 
 // Reduce stages, periodic traversal: each thread owns two neighbouring lanes
 // (pairThread) and stores its own partial of each, a chunk's pairRowLanes threads
 // down the blocks side by side as chunks of their own. The host sets it for CPU
-// tunings (with SHARED_LANES false): in Chrome on SwiftShader, bn-grad-reduce on NC
-// and NHWC takes 0.75x the time of one lane per thread.
+// tunings (with SHARED_LANES false), where it beats one lane per thread on NC and NHWC.
 override PAIRED_LANES: bool = false;
 
 // Where a pair thread stores the partial of one of its lanes.

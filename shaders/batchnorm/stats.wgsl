@@ -21,7 +21,7 @@ fn countBatch(wg: u32, lid: u32) {
 
 // A thread's sums: of d = x - K and d^2, and of x itself. Loops add four values
 // per round, two into each of two of these, so that the adds of one do not wait
-// on the other (CPU adapters gain 1.5x). The plain sum of x is the reported mean
+// on the other (CPU adapters depend on that overlap). The plain sum of x is the reported mean
 // near zero (bn-finalize), where a float32 sum, even a pairwise one, misses the
 // 1e-6 asked of it: it is compensated, value by value, and the tree keeps the low
 // part, so a workgroup's partial is its sum rounded once. (The shifted sums need

@@ -11,7 +11,7 @@ alias Written4 = vec2u;
 
 // f16 to f32 is exact (every binary16 value, subnormals, Inf and NaN included, is
 // an f32 value), and unpack2x16float is what CPU adapters do fastest (a hardware
-// conversion; by the bits it took 1.4x as long on SwiftShader).
+// conversion, faster there than decoding the bits).
 fn unpack4(v: vec2u) -> vec4f {
   return vec4f(unpack2x16float(v.x), unpack2x16float(v.y));
 }

@@ -50,8 +50,8 @@ fn periodicThread(wg: u32, lid: u32) -> PeriodicThread {
 // The same workgroups with each thread owning two neighbouring lanes, and so twice
 // the threads down the blocks (bn-apply; the reduce stages with PAIRED_LANES): four
 // threads side by side then cover 128 contiguous bytes of a block rather than 64
-// (SwiftShader runs four threads as one SIMD group: bn-apply on NC and NHWC 1.1-1.7x
-// faster). Where a lane group has one lane, or the lanes end in the first of a pair,
+// (SwiftShader runs four threads as one SIMD group, so each group then reads whole
+// cache lines). Where a lane group has one lane, or the lanes end in the first of a pair,
 // the second lane repeats the first: the thread does the same work twice (a reduce
 // counts only the first).
 struct PairThread {
