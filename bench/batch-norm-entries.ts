@@ -290,10 +290,15 @@ function fusedEntries(tuning: Partial<Tuning>): BenchEntry[] {
   );
 }
 
-/** The shapes the float16-storage rows run on, one per traversal, next to their float32 rows. */
+/**
+ * The shapes the float16-storage rows run on, next to their float32 rows: one per
+ * traversal, and 16·10⁶ elements, where a GPU's memory time should show float16's
+ * halved bytes.
+ */
 const HALF_SHAPES: [Layout, number[]][] = [
   ['NCHW', [32, 64, 32, 32]],
   ['NHWC', [32, 32, 32, 64]],
+  ['NCHW', [16, 64, 128, 128]],
 ];
 
 /** Fewest bytes per element with float16 storage: each f32 op's traffic at 2 bytes per element. */
