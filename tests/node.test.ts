@@ -95,6 +95,18 @@ describe('requestDevice', () => {
     });
   });
 
+  it("with lavapipe the only Vulkan driver, as on a Linux machine with Mesa and no GPU, requestDevice() gives lavapipe", async () => {
+    const { lavapipe } = ensureTestDrivers({ firefox: false, lavapipe: true });
+    await withEnv({ VK_DRIVER_FILES: lavapipe, VK_ADD_DRIVER_FILES: undefined, VK_ICD_FILENAMES: undefined }, async () => {
+      const device = await requestDevice();
+      try {
+        expect(device.adapterInfo.vendor).toBe('mesa');
+      } finally {
+        device.destroy();
+      }
+    });
+  });
+
   it(`asked for 'software', takes ${SOFTWARE_ADAPTERS[0]} first where both are installed`, async () => {
     const { lavapipe } = ensureTestDrivers({ firefox: false, lavapipe: true });
     await withEnv({ VK_ADD_DRIVER_FILES: lavapipe }, async () => {
