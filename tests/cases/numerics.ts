@@ -6,7 +6,7 @@ import { activations, elements, featureIndex, featuresOf, normal } from '../../s
 import { using, type Case } from './case.js';
 import { GRAD_TOL, STATS_TOL, Y_TOL } from '../../support/tolerances.js';
 import { pair } from './parity.js';
-import { forceOpaqueSums, opaqueSums, probeCase, probeErrorTerms, probeFloatOrder } from '../../src/batchnorm/float-order.js';
+import { forceOpaqueSums, lostErrorTerms, opaqueSums, probeCase, probeFloatOrder } from '../../src/batchnorm/float-order.js';
 
 /** Variance of 1e6 + N(0, 1) over 1e6 values: relative error at most 1e-4 (E[x^2] - E[x]^2 would be garbage). */
 const ROBUST_VAR_TOL = 1e-4;
@@ -196,11 +196,9 @@ const floatOrder: Case[] = [
       const kept = await probeFloatOrder(device);
       const { expected } = probeCase();
       check(expected.every((t) => t !== 0), 'every expected error term is non-zero, so a folded one shows');
-      const lost = async (opaque: boolean) =>
-        (await probeErrorTerms(device, opaque)).reduce((n, terms) => n + terms.filter((t, i) => !Object.is(t, expected[i])).length, 0);
-      const withBarrier = await lost(true);
+      const withBarrier = await lostErrorTerms(device, true);
       check(withBarrier === 0, `${withBarrier} error terms lost even behind opaque()`);
-      const without = await lost(false);
+      const without = await lostErrorTerms(device, false);
       check(kept === (without === 0), `probe said ${kept ? 'kept' : 'lost'}, yet without opaque() ${without} error terms differ from the exact ones`);
       check(opaqueSums(device) === !kept, `OPAQUE_SUMS is ${opaqueSums(device)} where the probe said ${kept ? 'kept' : 'lost'}`);
     },
