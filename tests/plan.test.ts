@@ -9,9 +9,9 @@ import { rng } from '../support/data.js';
 const TUNINGS: Tuning[] = [
   CPU_TUNING,
   GPU_TUNING,
-  { workgroupSize: 16, targetWorkgroups: 1 << 20, minItemsPerThread: 1, contiguousItems: false, serialMergePartials: 16 },
-  { workgroupSize: 128, targetWorkgroups: 64, minItemsPerThread: 3, contiguousItems: true, serialMergePartials: 64 },
-  { workgroupSize: 2, targetWorkgroups: 64, minItemsPerThread: 8, contiguousItems: true, serialMergePartials: 4 },
+  { workgroupSize: 16, targetWorkgroups: 1 << 20, minItemsPerThread: 1, contiguousItems: false, serialMergePartials: 16, onePassElements: 1 << 18 },
+  { workgroupSize: 128, targetWorkgroups: 64, minItemsPerThread: 3, contiguousItems: true, serialMergePartials: 64, onePassElements: 1 << 18 },
+  { workgroupSize: 2, targetWorkgroups: 64, minItemsPerThread: 8, contiguousItems: true, serialMergePartials: 4, onePassElements: 1 << 18 },
 ];
 
 function randomShape(layout: Layout, next: () => number): number[] {

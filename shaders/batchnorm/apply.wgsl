@@ -1,11 +1,8 @@
-// The elementwise pass, last stage of both directions:
-//   forward:  y  = act((x - K) * SCALE + (SHIFT + beta) [+ z])
-//   backward: dx = dy * GRAD_DY + (x - K) * GRAD_X + GRAD_SHIFT
-// with per-feature constants and dy from one of two files in front of this one:
-// apply-constants.wgsl (the constants bn-finalize or bn-grad-finalize wrote, and dy)
-// or apply-running.wgsl (eval in one pass: the constants from the running
-// statistics, γ and β themselves). Subtracting K (a value of the feature) before
-// scaling keeps the result exact far from zero.
+// The elementwise pass, last stage of both directions (its arithmetic:
+// apply-transform.wgsl), with per-feature constants and dy from one of two files in
+// front of this one: apply-constants.wgsl (the constants bn-finalize or
+// bn-grad-finalize wrote, and dy) or apply-running.wgsl (eval in one pass: the
+// constants from the running statistics, γ and β themselves).
 // The fused epilogue (BatchNorm's `residual` and `activation: 'relu'`): the forward
 // reads the residual z through the dy bindings (a forward reads no dy) and adds it
 // before the ReLU. In the backward, the ReLU's gradient dy' = dy where y > 0: the
@@ -14,59 +11,6 @@
 // residual, whose dy' is not dresidual) this pass masks dy itself from y (RELU).
 
 @group(0) @binding(6) var<storage, read_write> out4: array<Written4>;
-
-override GRAD: bool = false;
-override RESIDUAL: bool = false;  // forward: y = act(BN(x) + z), z bound as dy
-override RELU: bool = false;      // forward: y = max(., 0), NaN kept (PyTorch's relu); backward: dy' from dy and y
-
-struct Coefficients {
-  pivot: vec4f,
-  dyScale: vec4f,
-  xScale: vec4f,
-  shift: vec4f,
-}
-
-// One feature's constants (featureConstants(f), from the file in front).
-struct FeatureConstants {
-  pivot: f32,
-  dyScale: f32,
-  xScale: f32,
-  shift: f32,
-}
-
-// Four features' constants, a feature to a column (a periodic lane's four values).
-fn coefficients(f: vec4u) -> Coefficients {
-  let a = featureConstants(f.x);
-  let b = featureConstants(f.y);
-  let c = featureConstants(f.z);
-  let d = featureConstants(f.w);
-  return Coefficients(vec4f(a.pivot, b.pivot, c.pivot, d.pivot), vec4f(a.dyScale, b.dyScale, c.dyScale, d.dyScale),
-                      vec4f(a.xScale, b.xScale, c.xScale, d.xScale), vec4f(a.shift, b.shift, c.shift, d.shift));
-}
-
-// One feature's constants in every column (the planes and flat traversals): a
-// quarter of coefficients()'s loads, which the flat traversal pays at every row, so
-// they must stay one load per section.
-fn featureCoefficients(f: u32) -> Coefficients {
-  let a = featureConstants(f);
-  return Coefficients(vec4f(a.pivot), vec4f(a.dyScale), vec4f(a.xScale), vec4f(a.shift));
-}
-
-// dy is dy in the backward, the residual z in a forward with RESIDUAL.
-fn transform(k: Coefficients, x: vec4f, dy: vec4f) -> vec4f {
-  var out = fma(x - k.pivot, k.xScale, k.shift);
-  if (GRAD) {
-    return fma(dy, k.dyScale, out);
-  }
-  if (RESIDUAL) {
-    out += dy;
-  }
-  if (RELU) {
-    // PyTorch's relu keeps NaN, and -0 becomes 0 (on the bits: see atMostZero)
-    out = select(out, vec4f(0.0), atMostZero(out));
-  }
-  return out;
-}
 
 fn applyOne(k: Coefficients, i: u32) {
   out4[i] = pack4(transform(k, loadX4(i), loadDy(i)));

@@ -15,6 +15,10 @@ fn aboveZero(v: vec4f) -> vec4<bool> {
   return (u >= vec4u(1u)) & (u <= vec4u(0x7f800000u));
 }
 
+// The fused ReLU (BatchNorm's `activation: 'relu'`): forward, y = max(., 0) with NaN
+// kept (PyTorch's relu); backward, dy' from dy and y.
+override RELU: bool = false;
+
 // The ReLU's gradient applied to dy: dy where the ReLU's output y > 0, else 0
 // (PyTorch's threshold_backward: 0 at the kink and where y is NaN).
 fn reluGradient(dy: vec4f, y: vec4f) -> vec4f {

@@ -124,18 +124,6 @@ fn mergeInWorkgroup(t: MergeThread, lid: u32) -> Moments {
   return p.m;
 }
 
-// PyTorch's choice: with eps = 0, a constant feature gets invstd 0 rather than Inf,
-// for batch statistics only; running statistics with var + eps = 0 give Inf (and y
-// ±Inf, or NaN where x is the running mean), as in PyTorch.
-fn inverseStd(variance: f32) -> f32 {
-  let v = variance + params.eps;
-  return select(1.0 / sqrt(v), 0.0, v == 0.0 && MODE != RUNNING);
-}
-
-fn setFeature(section: u32, f: u32, value: f32) {
-  feature[section * params.featureStride + f] = value;
-}
-
 @compute @workgroup_size(WG_SIZE)
 fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
             @builtin(local_invocation_index) lid: u32) {
@@ -166,7 +154,7 @@ fn finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
 }
 
 // Feature f's constants, running statistics or split statistics; with batch
-// statistics, from its merged partials in column k of m.
+// statistics, from its merged partials in column k of m (forward-constants.wgsl).
 fn finalizeFeature(f: u32, m: Moments, k: u32) {
   let running = MODE == BATCH_AND_RUNNING || MODE == GIVEN_AND_RUNNING;
   if (running && f == 0u) {
@@ -194,22 +182,10 @@ fn finalizeFeature(f: u32, m: Moments, k: u32) {
     variance = select(biased, 0.0, atMostZero(vec4f(biased)).x);
   } else {
     pivot = unpack1(x1[wordOf(f * params.inner)], f * params.inner);
-    // K + (mean - K) carries K's rounding, eps * |K|: large against a mean near zero
-    // (K a value of N(0, 1) data, say). The plain mean of x cancels no more than the
-    // shifted one when |mean| < |mean - K|, so there it is the mean, and normalization
-    // uses it too (mean - K rounds by eps * |K| < 2 * eps * |mean - K|: nothing for y).
-    // Far from zero, K + (mean - K) keeps y exact. The mean reported (the running
-    // mean, MEAN) is the plain one wherever it is finite: its sum is compensated, so it
-    // is accurate to itself at any offset, also where K happens to lie near a mean near
-    // zero. (With infinite data the compensation is Inf - Inf; K + (mean - K) is then
-    // the mean PyTorch gives, as it was before.)
-    let shiftedMean = m.sumD[k] / params.count;
-    let plainMean = m.sumX[k] / params.count;
-    let plain = abs(plainMean) < abs(shiftedMean);
-    meanDelta = select(shiftedMean, plainMean - pivot, plain);
-    mean = select(pivot + meanDelta, plainMean, isFinite(plainMean));
-    let biased = m.m2[k] / params.count;
-    variance = select(biased, 0.0, atMostZero(vec4f(biased)).x);   // rounding can leave a tiny negative; NaN stays NaN
+    let s = batchStatistics(pivot, m, k);
+    meanDelta = s.meanDelta;
+    mean = s.mean;
+    variance = s.variance;
     if (MODE == SHARD) {
       // The plain mean is accurate to itself; K + (mean - K) gets its rounding error back
       // by Knuth's two-sum, so that mean + meanLow holds it to twice f32 precision.
@@ -217,27 +193,17 @@ fn finalizeFeature(f: u32, m: Moments, k: u32) {
       let low = twoSumError(vec4f(pivot), vec4f(meanDelta), vec4f(sum)).x;
       let c = params.features;
       shard[f] = params.count;
-      shard[c + f] = select(sum, plainMean, plain);
-      shard[2u * c + f] = select(low, 0.0, plain);
+      shard[c + f] = select(sum, s.plainMean, s.plain);
+      shard[2u * c + f] = select(low, 0.0, s.plain);
       shard[3u * c + f] = m.m2[k];
       return;
     }
   }
-  let invstd = inverseStd(variance);
+  let invstd = inverseStd(variance, MODE != RUNNING);
   let scale = gamma[f] * invstd;
-  setFeature(PIVOT, f, pivot);
-  setFeature(MEAN_DELTA, f, meanDelta);
-  setFeature(MEAN, f, mean);
-  setFeature(INVSTD, f, invstd);
-  setFeature(SCALE, f, scale);
   // eval: mean - K is 0 exactly, and an infinite scale must not give 0 * Inf = NaN
-  setFeature(SHIFT, f, select(-meanDelta * scale, 0.0, MODE == RUNNING));
-
+  storeForwardConstants(f, pivot, meanDelta, mean, invstd, scale, select(-meanDelta * scale, 0.0, MODE == RUNNING));
   if (running) {
-    // momentum null: cumulative average, factor 1 / numBatchesTracked (counted by bn-stats or TICK)
-    let factor = select(params.momentum, 1.0 / f32(batches[1]), params.cumulative != 0u);
-    let correction = select(1.0, count / (count - 1.0), params.unbiased != 0u);
-    runningMean[f] = (1.0 - factor) * runningMean[f] + factor * mean;
-    runningVar[f] = (1.0 - factor) * runningVar[f] + factor * variance * correction;
+    updateRunning(f, mean, variance, count, batches[1]);   // counted by bn-stats or TICK
   }
 }

@@ -1,11 +1,7 @@
 // Stage 2 of the backward pass, one thread per feature (with many partials per
 // feature, a feature's threads add them up together): adds up bn-grad-reduce's
 // partials into dbeta = sum(dy) and dgamma = invstd * sum(dy * (x - mean)), and
-// writes the constants of bn-apply's dx = dy * GRAD_DY + (x - K) * GRAD_X + GRAD_SHIFT.
-// With batch statistics, dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat)):
-//   GRAD_DY = gamma * invstd,  GRAD_X = -GRAD_DY * invstd * sum(dy * xhat) / m,
-//   GRAD_SHIFT = -(mean - K) * GRAD_X - GRAD_DY * sum(dy) / m.
-// With running statistics (eval) the statistics are constants: dx = dy * gamma * invstd.
+// writes the constants of bn-apply's dx (grad-constants.wgsl).
 
 @group(0) @binding(1) var<storage, read> partials: array<f32>;
 @group(0) @binding(2) var<storage, read_write> feature: array<f32>;
@@ -78,15 +74,6 @@ fn sumInWorkgroup(t: MergeThread, lid: u32) -> vec2f {
   return reduceRowLanes(lid, params.mergeLanes, params.mergeRowLanes, sums);
 }
 
-// (sum(dy), sum(dy * (x - mean))) of feature f from its partials' total.
-fn centredSums(f: u32, total: vec2f) -> vec2f {
-  // bn-grad-reduce centred x on m', the mean rounded to f32; the exact mean is
-  // K + (mean - K), so sum(dy * (x - mean)) = sum(dy * (x - m')) - (mean - m') * sum(dy).
-  let stride = params.featureStride;
-  let rounding = (feature[PIVOT * stride + f] - feature[MEAN * stride + f]) + feature[MEAN_DELTA * stride + f];
-  return vec2f(total.x, total.y - rounding * total.x);
-}
-
 @compute @workgroup_size(WG_SIZE)
 fn grad_finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_index) lid: u32) {
@@ -123,17 +110,5 @@ fn grad_finalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
     shard[2u * c + f] = sumDyXhat;
     return;
   }
-  gradBeta[f] = sumDy;
-  gradGamma[f] = sumDyXhat;
-
-  let dyScale = gamma[f] * invstd;
-  var xScale = 0.0;
-  var shift = 0.0;
-  if (MODE != RUNNING) {
-    xScale = -dyScale * invstd * sumDyXhat / count;
-    shift = -feature[MEAN_DELTA * stride + f] * xScale - dyScale * sumDy / count;
-  }
-  feature[GRAD_DY * stride + f] = dyScale;
-  feature[GRAD_X * stride + f] = xScale;
-  feature[GRAD_SHIFT * stride + f] = shift;
+  storeGradients(f, invstd, sumDy, sumDyXhat, count, MODE != RUNNING);
 }

@@ -1,6 +1,7 @@
 // Stage 1 of the backward pass: per feature, sum(dy) and sum(dy * (x - m')) with
-// m' the mean rounded to f32, as partials that bn-grad-finalize adds up and then
-// corrects by the rounding of m'. Same traversals as bn-stats.
+// m' the mean rounded to f32 (a thread's sums: grad-sums.wgsl), as partials that
+// bn-grad-finalize adds up and then corrects by the rounding of m'. Same traversals
+// as bn-stats.
 //
 // With a fused ReLU (BatchNorm's `activation: 'relu'`), dy is the gradient of the
 // final output, and batch norm's own gradient is dy' = dy where y > 0, else 0
@@ -17,7 +18,6 @@
 @group(0) @binding(7) var<storage, read> y4: array<Stored4>;
 
 override ALIGNED: bool = true;
-override RELU: bool = false;
 
 // dy' of the vec4 at vec4 index i (stored), or dy itself without ReLU.
 fn maskVec(i: u32, dy: vec4f) -> vec4f {
@@ -44,39 +44,6 @@ fn maskScalar(i: u32, dy: f32) -> f32 {
   return m;
 }
 
-// sum(dy) and sum(dy * (x - m')), the second compensated: dgamma is it times invstd,
-// and where x and dy are independent it is a sum of zero-mean terms, which a
-// float32 sum (even a pairwise one) gets only to about eps * sqrt(n log n) of its
-// terms' size. Products go in with their own rounding error (an fma).
-struct GradSums {
-  dy: vec4f,
-  dyXc: Compensated,
-}
-
-alias Partial = GradSums;
-
-const NO_GRAD_SUMS = GradSums(vec4f(0.0), Compensated(vec4f(0.0), vec4f(0.0)));
-
-fn combine(a: GradSums, b: GradSums) -> GradSums {
-  return GradSums(a.dy + b.dy, addCompensated(a.dyXc, b.dyXc));
-}
-
-// Loops add two values per call into one of two GradSums (independent adds); the
-// products compensated as compensated.wgsl's accumulate says (per tuning).
-fn addTwo(a: GradSums, dy0: vec4f, xc0: vec4f, dy1: vec4f, xc1: vec4f) -> GradSums {
-  let p0 = opaque(dy0 * xc0);   // else fma(dy0, xc0, -p0) may fold to 0 (compensated.wgsl's opaque)
-  let p1 = opaque(dy1 * xc1);
-  let s = accumulateTwo(a.dyXc, p0, p1);
-  let rounding = fma(dy0, xc0, -p0) + fma(dy1, xc1, -p1);
-  return GradSums(a.dy + (dy0 + dy1), Compensated(s.hi, s.lo + rounding));
-}
-
-fn addOne(a: GradSums, dy: vec4f, xc: vec4f) -> GradSums {
-  let p = opaque(dy * xc);
-  let s = accumulate(a.dyXc, p);
-  return GradSums(a.dy + dy, Compensated(s.hi, s.lo + fma(dy, xc, -p)));
-}
-
 // The compensated sum goes out rounded once.
 fn storeSums(slot: u32, acc: GradSums, columns: u32) {
   let section = params.partialChunks * params.slotsPerChunk;
@@ -85,26 +52,6 @@ fn storeSums(slot: u32, acc: GradSums, columns: u32) {
     partials[slot + k] = acc.dy[k];
     partials[section + slot + k] = dyXc[k];
   }
-}
-
-// Column k of a GradSums in every column.
-fn gradColumn(a: GradSums, k: u32) -> GradSums {
-  return GradSums(vec4f(a.dy[k]), Compensated(vec4f(a.dyXc.hi[k]), vec4f(a.dyXc.lo[k])));
-}
-
-// The four columns of one GradSums, added into column x (as bn-stats' mergePartialColumns).
-fn mergeGradColumns(a: GradSums) -> GradSums {
-  return combine(combine(gradColumn(a, 0u), gradColumn(a, 1u)), combine(gradColumn(a, 2u), gradColumn(a, 3u)));
-}
-
-fn featureValue(section: u32, f: u32) -> f32 {
-  return feature[section * params.featureStride + f];
-}
-
-// Lane q's means m'.
-fn laneMeans(lane: u32) -> vec4f {
-  let f = laneFeatures(lane);
-  return vec4f(featureValue(MEAN, f.x), featureValue(MEAN, f.y), featureValue(MEAN, f.z), featureValue(MEAN, f.w));
 }
 
 // Lane q's values in the partial last block, added to a.
@@ -126,19 +73,7 @@ fn grad_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   var acc = NO_GRAD_SUMS;
   if (t.inRange) {
     let mean = laneMeans(t.lane);
-    let step = params.lanes;
-    let end = t.endBlock * params.lanes + t.lane;
-    var b = acc;
-    var i = t.firstBlock * params.lanes + t.lane;
-    for (; i + 3u * step < end; i += 4u * step) {
-      acc = addTwo(acc, maskVec(i, loadDy4(i)), loadX4(i) - mean, maskVec(i + step, loadDy4(i + step)), loadX4(i + step) - mean);
-      b = addTwo(b, maskVec(i + 2u * step, loadDy4(i + 2u * step)), loadX4(i + 2u * step) - mean,
-                 maskVec(i + 3u * step, loadDy4(i + 3u * step)), loadX4(i + 3u * step) - mean);
-    }
-    for (; i < end; i += step) {
-      acc = addOne(acc, maskVec(i, loadDy4(i)), loadX4(i) - mean);
-    }
-    acc = combine(acc, b);
+    acc = laneGradSums(t, mean);
     if (t.ownsTail) {
       acc = withTail(acc, t.lane, mean);
     }
@@ -185,11 +120,6 @@ fn gradPaired(wg: u32, lid: u32) {
   }
 }
 
-struct Item {
-  x: vec4f,
-  dy: vec4f,
-}
-
 fn loadItem(index: u32) -> Item {
   if (ALIGNED) {
     return Item(loadX4(index), maskVec(index, loadDy4(index)));
@@ -204,38 +134,7 @@ fn grad_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   let wg = workgroupIndex(wid, nwg);
   if (wg >= params.planeWorkgroups) { return; }
   let f = wg / params.planeChunks;
-  let mean = featureValue(MEAN, f);
-  var acc = NO_GRAD_SUMS;
-  var b = acc;
-  var c = planeStart(f, wg % params.planeChunks, lid);
-  if (params.planeStep == 1u) {
-    // a contiguous run (CPU adapters), row by row, four items per round
-    while (c.item < c.end) {
-      let run = rowRun(c);
-      let end = c.index + run;
-      var i = c.index;
-      for (; i + 3u < end; i += 4u) {
-        let v0 = loadItem(i);
-        let v1 = loadItem(i + 1u);
-        let v2 = loadItem(i + 2u);
-        let v3 = loadItem(i + 3u);
-        acc = addTwo(acc, v0.dy, v0.x - mean, v1.dy, v1.x - mean);
-        b = addTwo(b, v2.dy, v2.x - mean, v3.dy, v3.x - mean);
-      }
-      for (; i < end; i++) {
-        let v = loadItem(i);
-        acc = addOne(acc, v.dy, v.x - mean);
-      }
-      c = nextRow(c, run);
-    }
-  } else {
-    // every planeStep-th item (GPUs: neighbouring threads read neighbouring items)
-    for (; c.item < c.end; c = planeAdvance(c)) {
-      let v = loadItem(c.index);
-      acc = addOne(acc, v.dy, v.x - mean);
-    }
-  }
-  acc = combine(acc, b);
+  var acc = planeGradSums(f, wg % params.planeChunks, lid, featureValue(MEAN, f));
   if (SHARED_LANES) {
     acc = reduceRowLanes(lid, 1u, WG_SIZE, acc);
     if (lid != 0u) { return; }

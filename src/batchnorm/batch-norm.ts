@@ -97,7 +97,7 @@ export class BatchNorm<Affine extends boolean = true> extends GpuModule<Plan> {
       beta: make('beta', c * 4, STORAGE, new Float32Array(c)),
       runningMean: make('running mean', c * 4, STORAGE, new Float32Array(c)),
       runningVar: make('running var', c * 4, STORAGE, new Float32Array(c).fill(1)),
-      batches: make('num batches tracked', 8, STORAGE, new Uint32Array(2)),
+      batches: make('num batches tracked', 16, STORAGE, new Uint32Array(4)),
       feature: make('per-feature constants', FEATURE_SECTIONS * featureStride(c) * 4, GPUBufferUsage.STORAGE),
       gradGamma: make('dgamma', c * 4, STORAGE),
       gradBeta: make('dbeta', c * 4, STORAGE),

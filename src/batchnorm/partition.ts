@@ -22,6 +22,12 @@ export interface Tuning {
    * merges them in order; above it, the threads of a workgroup share each feature's.
    */
   serialMergePartials: number;
+  /**
+   * Training forwards and backwards of tensors up to this many elements take one
+   * dispatch each (the one-pass stages) where the shape allows it (onePassTraversal);
+   * 0: never. Set by measurement per tuning (docs/performance.md).
+   */
+  onePassElements: number;
 }
 
 /**
@@ -29,9 +35,9 @@ export interface Tuning {
  * long loops win. Measured on 2 cores: about 1.0x the copy floor for NC and NHWC
  * against 1.3-2.1x with 64 threads x 32 workgroups x 16 items.
  */
-export const CPU_TUNING: Tuning = { workgroupSize: 16, targetWorkgroups: 16, minItemsPerThread: 64, contiguousItems: true, serialMergePartials: 64 };
+export const CPU_TUNING: Tuning = { workgroupSize: 16, targetWorkgroups: 16, minItemsPerThread: 64, contiguousItems: true, serialMergePartials: 64, onePassElements: 1 << 18 };
 /** GPUs need tens of thousands of threads in flight to saturate memory. */
-export const GPU_TUNING: Tuning = { workgroupSize: 256, targetWorkgroups: 1024, minItemsPerThread: 4, contiguousItems: false, serialMergePartials: 16 };
+export const GPU_TUNING: Tuning = { workgroupSize: 256, targetWorkgroups: 1024, minItemsPerThread: 4, contiguousItems: false, serialMergePartials: 16, onePassElements: 1 << 18 };
 
 export function defaultTuning(device: GPUDevice): Tuning {
   return isCpuAdapter(device.adapterInfo) ? CPU_TUNING : GPU_TUNING;
@@ -101,7 +107,45 @@ function split(total: number, wanted: number, minPerChunk: number): [number, num
   return [Math.max(1, Math.ceil(total / perChunk)), perChunk];
 }
 
-export function partition(view: CanonicalView, tuning: Tuning): Partition {
+/**
+ * The one-pass stages' traversal for a shape, where it has one: periodic where a
+ * lane's four values are four whole features (inner = 1, C % 4 == 0), planes where
+ * items are whole vec4s (inner % 4 == 0). Elsewhere a feature's values share lanes
+ * with others' or end in a partial vec4, and the three passes take it.
+ */
+export function onePassTraversal(view: CanonicalView): 'periodic' | 'planes' | undefined {
+  if (view.inner === 1 && view.features % 4 === 0) return 'periodic';
+  if (view.inner % 4 === 0) return 'planes';
+  return undefined;
+}
+
+const forcedOnePass = new WeakMap<GPUDevice, boolean>();
+
+/**
+ * Not exported by the package: lets the tests run every case on both paths. Plans
+ * made on `device` while it is set take the one-pass stages (true; where the shape
+ * allows them) or the three passes (false) whatever the size; undefined: by size.
+ * Returns the setting it replaces.
+ */
+export function forceOnePass(device: GPUDevice, onePass: boolean | undefined): boolean | undefined {
+  const before = forcedOnePass.get(device);
+  if (onePass === undefined) forcedOnePass.delete(device);
+  else forcedOnePass.set(device, onePass);
+  return before;
+}
+
+/** Whether a plan for this shape takes the one-pass stages (a forward with a residual never does: see one-pass-forward.wgsl). */
+export function takesOnePass(device: GPUDevice, view: CanonicalView, tuning: Tuning, residual: boolean): boolean {
+  if (residual || onePassTraversal(view) === undefined) return false;
+  return forcedOnePass.get(device) ?? view.size <= tuning.onePassElements;
+}
+
+/**
+ * How a shape is split. `onePass`: for the one-pass stages, a chunk per feature's
+ * (or lane's) whole data, so that one workgroup owns it; the other stages take the
+ * same split, as they still run on such a plan (data-parallel, statistics()).
+ */
+export function partition(view: CanonicalView, tuning: Tuning, onePass = false): Partition {
   const { outer, features, inner } = view;
   const wg = tuning.workgroupSize;
   const aligned = inner % 4 === 0;
@@ -111,7 +155,8 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
   const repeat = 4 / gcd(period, 4);
   const lanes = (repeat * period) / 4;
   const blocks = Math.floor(outer / repeat);
-  const lanesPerGroup = Math.min(wg, nextPow2(lanes));
+  // one-pass: as many workgroups as lanes, up to the tuning's target (a workgroup owns its lanes' blocks)
+  const lanesPerGroup = Math.min(wg, nextPow2(onePass ? Math.ceil(lanes / tuning.targetWorkgroups) : lanes));
   const rowLanes = wg / lanesPerGroup;
   const laneGroups = Math.ceil(lanes / lanesPerGroup);
   // threads owning two neighbouring lanes each (traversal.wgsl's pairThread), so twice the threads down the blocks
@@ -123,7 +168,7 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
   const partialsPerChunk = pairedLanes ? pairRowLanes : 1;
   const [periodicChunks, blocksPerChunk] = split(
     blocks,
-    Math.min(Math.ceil(tuning.targetWorkgroups / laneGroups), Math.floor(MAX_PARTIALS_PER_FEATURE / (repeat * inner * partialsPerChunk))),
+    onePass ? 1 : Math.min(Math.ceil(tuning.targetWorkgroups / laneGroups), Math.floor(MAX_PARTIALS_PER_FEATURE / (repeat * inner * partialsPerChunk))),
     (pairedLanes ? pairRowLanes : rowLanes) * tuning.minItemsPerThread,
   );
 
@@ -133,7 +178,7 @@ export function partition(view: CanonicalView, tuning: Tuning): Partition {
   const planePartials = tuning.contiguousItems ? wg : 1;
   const [planeChunks, itemsPerChunk] = split(
     outer * groups,
-    Math.min(Math.ceil(tuning.targetWorkgroups / features), Math.floor(MAX_PARTIALS_PER_FEATURE / planePartials)),
+    onePass ? 1 : Math.min(Math.ceil(tuning.targetWorkgroups / features), Math.floor(MAX_PARTIALS_PER_FEATURE / planePartials)),
     wg * tuning.minItemsPerThread,
   );
 

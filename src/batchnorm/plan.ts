@@ -9,7 +9,7 @@ import type { Constants, DevicePipelines } from '../gpu/pipelines.js';
 import type { StageSource } from '../gpu/wgsl.js';
 import { opaqueSums } from './float-order.js';
 import type { CanonicalView } from './layout.js';
-import { partition, type Partition, type Tuning } from './partition.js';
+import { onePassTraversal, partition, takesOnePass, type Partition, type Tuning } from './partition.js';
 import { FINALIZE_MODE, GRAD_FINALIZE_MODE, paramsFields, type ParamsValues, type Stages, type TensorStorage } from './stages.js';
 
 export type StatisticsMode = 'batch' | 'batch-and-running' | 'running';
@@ -20,7 +20,7 @@ export interface ModuleBuffers {
   beta: GPUBuffer;
   runningMean: GPUBuffer;
   runningVar: GPUBuffer;
-  /** u32 [numBatchesTracked, scratch] */
+  /** u32 [numBatchesTracked, scratch (bn-stats to bn-finalize), arrivals (the one-pass forward's count), padding] */
   batches: GPUBuffer;
   /** FEATURE_SECTIONS sections of per-feature constants */
   feature: GPUBuffer;
@@ -56,6 +56,8 @@ export const storedBytes = (elements: number, storage: TensorStorage) =>
 
 export class Plan {
   readonly partition: Partition;
+  /** Training forwards and backwards take one dispatch each (partition.ts's takesOnePass). */
+  readonly onePass: boolean;
   /** This plan's buffers (uniforms, scratch, outputs, typed-array uploads), destroyed with it. */
   readonly owned: OwnedBuffers;
   readonly params: GPUBuffer;
@@ -69,8 +71,10 @@ export class Plan {
   private readonly stages: Stages;
   /** Bind groups by the caller's buffers they bind: [x, statistics, z] forward, [x, dy, sums] backward. */
   private readonly groups = new KeyedCache<GPUBindGroup[]>();
-  /** Eval's one-pass bind groups, by x. */
+  /** Bind groups of the single-dispatch passes: eval's by x, the one-pass forward's by x, its backward's by [x, dy]. */
   private readonly runningGroups = new KeyedCache<GPUBindGroup>();
+  private readonly onePassForwardGroups = new KeyedCache<GPUBindGroup>();
+  private readonly onePassBackwardGroups = new KeyedCache<GPUBindGroup>();
   /**
    * This plan's pipelines by what it dispatches, found in the device's cache once:
    * that cache's key is built from the constants on every call, a cost a steady
@@ -87,7 +91,8 @@ export class Plan {
     options: Options,
     private readonly buffers: ModuleBuffers,
   ) {
-    this.partition = partition(view, tuning);
+    this.onePass = takesOnePass(device, view, tuning, options.residual);
+    this.partition = partition(view, tuning, this.onePass);
     this.relu = options.relu;
     this.residual = options.residual;
     this.half = options.storage === 'float16';
@@ -180,7 +185,7 @@ export class Plan {
       const y4 = xv.x4; // the backward's mask only: x stands in
       return [
         this.pipelines.bindGroup(this.stages.stats, `${this.label} stats`, {
-          params, ...xv, partials: { buffer: this.partials }, batches: { buffer: b.batches },
+          params, ...this.views(x, 'x'), partials: { buffer: this.partials }, batches: { buffer: b.batches },
         }),
         this.pipelines.bindGroup(this.stages.finalize, `${this.label} finalize`, {
           params, x1: xv.x1, partials: { buffer: this.partials }, feature: { buffer: b.feature },
@@ -254,7 +259,7 @@ export class Plan {
   }
 
   /**
-   * Records a forward pass: 3 dispatches with batch statistics; with running ones 1,
+   * Records a forward pass: 3 dispatches with batch statistics (1 on a one-pass plan); with running ones 1,
    * bn-apply computing the constants itself (2 with a residual: finalize, then
    * apply). With `given` statistics (data-parallel), their finalize and apply, and a
    * count of the batch first when the running statistics take it in.
@@ -262,6 +267,10 @@ export class Plan {
   encodeForward(pass: GPUComputePassEncoder, x: GPUBuffer, mode: StatisticsMode, given: Given, z?: GPUBuffer): void {
     if (mode === 'running' && !given && !this.residual) {
       this.encodeApplyRunning(pass, x);
+      return;
+    }
+    if (mode !== 'running' && !given && this.onePass) {
+      this.encodeOnePassForward(pass, x, mode === 'batch-and-running');
       return;
     }
     const [stats, finalize, apply] = this.forwardBindGroups(x, given ?? this.buffers.statistics, z);
@@ -289,12 +298,16 @@ export class Plan {
   }
 
   /**
-   * Records a backward pass for a forward over x: 3 dispatches. With `given` sums
+   * Records a backward pass for a forward over x: 3 dispatches (1 on a one-pass plan). With `given` sums
    * (data-parallel), 2: their finalize and dx (with ReLU, a dx pass that masks dy
    * itself); 3 with ReLU and a residual, whose dy' (dresidual) bn-grad-reduce writes
    * from this dy (its sums go unused).
    */
   encodeBackward(pass: GPUComputePassEncoder, x: GPUBuffer, dy: GPUBuffer, batchStatistics: boolean, given: Given): void {
+    if (!given && this.onePass) {
+      this.encodeOnePassBackward(pass, x, dy, batchStatistics);
+      return;
+    }
     const [reduce, finalize, apply, masking] = this.backwardBindGroups(x, dy, given ?? this.buffers.sums);
     if (given) {
       if (this.relu && !this.masksInDx) this.encodeReduce(pass, reduce, 'grad');
@@ -335,6 +348,50 @@ export class Plan {
     });
     const pipeline = this.pipeline('apply running', () => [this.stages.applyRunning, `apply_${this.partition.apply}`, { RELU: this.relu }]);
     dispatch(this.device, pass, pipeline, group, this.applyWorkgroups);
+  }
+
+  /**
+   * The one-pass stages' pipeline and workgroups: a workgroup per lane group
+   * (periodic) or per feature (planes); its threads share a lane or a feature
+   * (SHARED_ROWS) where more than one walks it.
+   */
+  private onePassPipeline(direction: 'forward' | 'backward', constants: Constants): [GPUComputePipeline, number] {
+    const traversal = onePassTraversal(this.view)!;
+    const p = this.partition;
+    const shared = traversal === 'planes' ? this.tuning.workgroupSize > 1 : p.fields.rowLanes > 1;
+    const stage = direction === 'forward' ? this.stages.onePassForward : this.stages.onePassBackward;
+    const key = `one-pass ${direction} ${JSON.stringify(constants)}`;
+    const pipeline = this.pipeline(key, () => [stage, `${direction}_${traversal}`, { ...constants, SHARED_ROWS: shared, EXACT_SUMS: !this.tuning.contiguousItems }]);
+    return [pipeline, traversal === 'planes' ? p.planeWorkgroups : p.periodicWorkgroups];
+  }
+
+  /** A training forward in one dispatch (one-pass-forward.wgsl), folding into the running statistics where `running`. */
+  private encodeOnePassForward(pass: GPUComputePassEncoder, x: GPUBuffer, running: boolean): void {
+    const group = this.onePassForwardGroups.get([x], () => {
+      const b = this.buffers;
+      return this.pipelines.bindGroup(this.stages.onePassForward, `${this.label} one-pass forward`, {
+        params: { buffer: this.params }, x4: this.views(x, 'x').x4, gamma: { buffer: b.gamma }, beta: { buffer: b.beta },
+        runningMean: { buffer: b.runningMean }, runningVar: { buffer: b.runningVar }, batches: { buffer: b.batches },
+        feature: { buffer: b.feature }, out4: { buffer: this.y },
+      });
+    });
+    const [pipeline, workgroups] = this.onePassPipeline('forward', { UPDATE_RUNNING: running, RELU: this.relu });
+    dispatch(this.device, pass, pipeline, group, workgroups);
+  }
+
+  /** A backward in one dispatch (one-pass-backward.wgsl), through batch statistics or running ones. */
+  private encodeOnePassBackward(pass: GPUComputePassEncoder, x: GPUBuffer, dy: GPUBuffer, batchStatistics: boolean): void {
+    const group = this.onePassBackwardGroups.get([x, dy], () => {
+      const b = this.buffers;
+      const x4 = this.views(x, 'x').x4;
+      return this.pipelines.bindGroup(this.stages.onePassBackward, `${this.label} one-pass backward`, {
+        params: { buffer: this.params }, x4, dy4: this.views(dy, 'dy').dy4, feature: { buffer: b.feature },
+        gamma: { buffer: b.gamma }, gradGamma: { buffer: b.gradGamma }, gradBeta: { buffer: b.gradBeta },
+        out4: { buffer: this.dx }, y4: this.relu ? { buffer: this.y } : x4, // y for the ReLU's mask; x stands in
+      });
+    });
+    const [pipeline, workgroups] = this.onePassPipeline('backward', { BATCH_STATISTICS: batchStatistics, GRAD: true, RELU: this.relu });
+    dispatch(this.device, pass, pipeline, group, workgroups);
   }
 
   /** bn-apply's workgroups, in the partition's traversal. */

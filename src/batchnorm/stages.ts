@@ -7,17 +7,26 @@ import compensated from '../../shaders/batchnorm/compensated.wgsl?raw';
 import bits from '../../shaders/batchnorm/bits.wgsl?raw';
 import floatOrderProbe from '../../shaders/batchnorm/float-order-probe.wgsl?raw';
 import tensorX from '../../shaders/batchnorm/tensor-x.wgsl?raw';
+import tensorXScalar from '../../shaders/batchnorm/tensor-x-scalar.wgsl?raw';
 import tensorDy from '../../shaders/batchnorm/tensor-dy.wgsl?raw';
+import tensorDyScalar from '../../shaders/batchnorm/tensor-dy-scalar.wgsl?raw';
 import reduce from '../../shaders/batchnorm/reduce.wgsl?raw';
 import partialSlots from '../../shaders/batchnorm/partial-slots.wgsl?raw';
 import statsPartial from '../../shaders/batchnorm/stats-partial.wgsl?raw';
+import statsSums from '../../shaders/batchnorm/stats-sums.wgsl?raw';
 import stats from '../../shaders/batchnorm/stats.wgsl?raw';
+import forwardConstants from '../../shaders/batchnorm/forward-constants.wgsl?raw';
 import finalize from '../../shaders/batchnorm/finalize.wgsl?raw';
+import applyTransform from '../../shaders/batchnorm/apply-transform.wgsl?raw';
 import apply from '../../shaders/batchnorm/apply.wgsl?raw';
 import applyConstants from '../../shaders/batchnorm/apply-constants.wgsl?raw';
 import applyRunning from '../../shaders/batchnorm/apply-running.wgsl?raw';
+import gradSums from '../../shaders/batchnorm/grad-sums.wgsl?raw';
 import gradReduce from '../../shaders/batchnorm/grad-reduce.wgsl?raw';
+import gradConstants from '../../shaders/batchnorm/grad-constants.wgsl?raw';
 import gradFinalize from '../../shaders/batchnorm/grad-finalize.wgsl?raw';
+import onePassForward from '../../shaders/batchnorm/one-pass-forward.wgsl?raw';
+import onePassBackward from '../../shaders/batchnorm/one-pass-backward.wgsl?raw';
 import merge from '../../shaders/batchnorm/merge.wgsl?raw';
 import storageF32 from '../../shaders/batchnorm/storage-f32.wgsl?raw';
 import storageF16 from '../../shaders/batchnorm/storage-f16.wgsl?raw';
@@ -49,28 +58,40 @@ const STORAGE_FILES: Record<'float32' | HalfPath, string[]> = {
  */
 const PRELUDE = [params, moments, traversal, compensated, bits];
 
+/** x's and dy's bindings and loaders: the vec4 view, and the scalar one (partial vec4s, scalar items). */
+const X = [tensorX, tensorXScalar];
+const DY = [tensorDy, tensorDyScalar];
+
 /**
  * Each stage: grid.wgsl and the PRELUDE; the storage's element types and
- * conversions (STORAGE_FILES) where it touches tensors; tensor-x.wgsl and
- * tensor-dy.wgsl (their bindings and loaders) where it reads them; reduce.wgsl (the
- * workgroup tree) where it reduces or merges partials, with partial-slots.wgsl
- * (where partials are stored) where it reduces, and stats-partial.wgsl (the tree's
- * Partial) for the statistics; then its own file (bn-apply: after the file that
- * gives its constants, apply-constants.wgsl or apply-running.wgsl; bn-grad-reduce:
- * and its masked-dy stores for the storage). One module per stage and storage:
- * binding types cannot be overridden.
+ * conversions (STORAGE_FILES) where it touches tensors; x's and dy's bindings and
+ * loaders (X, DY; the one-pass stages only their vec4 views) where it reads them;
+ * reduce.wgsl (the workgroup tree) where it reduces or merges partials, with
+ * partial-slots.wgsl (where partials are stored) where it stores them, and
+ * stats-partial.wgsl (the tree's Partial) and stats-sums.wgsl (a thread's sums) for
+ * the statistics, grad-sums.wgsl for the gradients; forward-constants.wgsl and
+ * grad-constants.wgsl where it finishes a feature; apply-transform.wgsl where it
+ * writes y or dx; then its own file (bn-apply: after the file that gives its
+ * constants, apply-constants.wgsl or apply-running.wgsl; bn-grad-reduce: and its
+ * masked-dy stores for the storage). One module per stage and storage: binding
+ * types cannot be overridden.
  */
 function stagesFor(storage: 'float32' | HalfPath) {
   const types = STORAGE_FILES[storage];
   const suffix = storage === 'float32' ? '' : ` (float16 ${storage})`;
+  const tensors = (...files: string[]) => [...PRELUDE, ...types, ...files];
   return {
-    stats: stageSource(`batchnorm stats${suffix}`, ...PRELUDE, ...types, tensorX, tensorDy, reduce, partialSlots, statsPartial, stats),
-    finalize: stageSource(`batchnorm finalize${suffix}`, ...PRELUDE, ...types, reduce, statsPartial, finalize),
-    apply: stageSource(`batchnorm apply${suffix}`, ...PRELUDE, ...types, tensorX, tensorDy, applyConstants, apply),
+    stats: stageSource(`batchnorm stats${suffix}`, ...tensors(...X, reduce, partialSlots, statsPartial, statsSums, stats)),
+    finalize: stageSource(`batchnorm finalize${suffix}`, ...tensors(reduce, statsPartial, forwardConstants, finalize)),
+    apply: stageSource(`batchnorm apply${suffix}`, ...tensors(...X, ...DY, applyConstants, applyTransform, apply)),
     /** Eval in one pass: bn-apply with the constants from the running statistics (apply-running.wgsl). */
-    applyRunning: stageSource(`batchnorm apply running${suffix}`, ...PRELUDE, ...types, tensorX, applyRunning, apply),
-    gradReduce: stageSource(`batchnorm grad reduce${suffix}`, ...PRELUDE, ...types, tensorX, tensorDy, reduce, partialSlots, gradReduce, storage === 'float32' ? maskF32 : maskF16),
-    gradFinalize: stageSource('batchnorm grad finalize', ...PRELUDE, reduce, gradFinalize),
+    applyRunning: stageSource(`batchnorm apply running${suffix}`, ...tensors(...X, applyRunning, applyTransform, apply)),
+    gradReduce: stageSource(`batchnorm grad reduce${suffix}`, ...tensors(...X, ...DY, reduce, partialSlots, gradSums, gradReduce, storage === 'float32' ? maskF32 : maskF16)),
+    gradFinalize: stageSource('batchnorm grad finalize', ...PRELUDE, reduce, gradConstants, gradFinalize),
+    /** A training forward of a small tensor in one dispatch (one-pass-forward.wgsl). */
+    onePassForward: stageSource(`batchnorm one-pass forward${suffix}`, ...tensors(tensorX, reduce, statsPartial, statsSums, forwardConstants, applyTransform, onePassForward)),
+    /** Its backward in one dispatch (one-pass-backward.wgsl). */
+    onePassBackward: stageSource(`batchnorm one-pass backward${suffix}`, ...tensors(tensorX, tensorDy, reduce, gradSums, gradConstants, applyTransform, onePassBackward)),
     merge: stageSource('batchnorm merge', compensated, merge),
   };
 }

@@ -41,7 +41,7 @@ export function checkMomentum(v: unknown): number | null {
   return v as number;
 }
 
-const TUNING = ['workgroupSize', 'targetWorkgroups', 'minItemsPerThread', 'contiguousItems', 'serialMergePartials'] as const;
+const TUNING = ['workgroupSize', 'targetWorkgroups', 'minItemsPerThread', 'contiguousItems', 'serialMergePartials', 'onePassElements'] as const;
 
 /** The tuning option's names, checked with the other options' before the device is touched. */
 export function checkTuningNames(tuning: unknown): void {
@@ -61,6 +61,7 @@ export function checkTuning(tuning: Tuning): Tuning {
   checkPositiveInteger('tuning.minItemsPerThread', tuning.minItemsPerThread);
   checkBoolean('tuning.contiguousItems', tuning.contiguousItems);
   checkCount('tuning.serialMergePartials', tuning.serialMergePartials);
+  checkCount('tuning.onePassElements', tuning.onePassElements);
   return tuning;
 }
 

@@ -5,7 +5,7 @@ import { BatchNorm, CPU_TUNING, GPU_TUNING, ReferenceBatchNorm, type Layout, typ
 import { check, expectClose, expectEqual } from '../../support/compare.js';
 import { activations, elements, featuresOf, normal } from '../../support/data.js';
 import { counting, download, TestBuffers } from '../support/gpu.js';
-import { using, type Case } from './case.js';
+import { onPath, PATHS, using, type Case } from './case.js';
 import { GRAD_TOL, STATS_TOL, Y_TOL } from '../../support/tolerances.js';
 
 /** A command encoder that records the compute passes and dispatches made on it. */
@@ -23,33 +23,62 @@ function recordingEncoder(device: GPUDevice) {
   return { encoder, log };
 }
 
-const budgetCases: Case[] = ([['NC', [64, 12]], ['NCHW', [2, 8, 6, 6]], ['NCL', [3, 5, 9]], ['NHWC', [2, 3, 3, 7]]] as [Layout, number[]][]).map(
-  ([layout, shape]): Case => ({
-    name: `dispatch budget in the caller's encoder, one compute pass per op, nothing submitted: ${layout} [${shape}]`,
-    run: async (device) => {
-      await using(new TestBuffers(device), (buffers) =>
-        using(new BatchNorm(device, { numFeatures: featuresOf(layout, shape), layout }), async (bn) => {
-          const x = buffers.upload(activations(layout, shape, 1));
-          const dy = buffers.upload(normal(elements(shape), 2));
-          const expected = { 'training forward': 3, 'training backward': 3, 'eval forward': 1, 'eval backward': 3 };
-          for (const [op, dispatches] of Object.entries(expected)) {
-            bn.training = op.startsWith('training');
-            const { encoder, log } = recordingEncoder(device);
-            await counting(device, async (counts) => {
-              if (op.endsWith('forward')) bn.forward(x, shape, encoder);
-              else bn.backward(dy, encoder);
-              check(counts.submits === 0, `${op}: submitted ${counts.submits} times into the queue while recording into the caller's encoder`);
-            });
-            check(log.passes === 1, `${op}: ${log.passes} compute passes, expected 1`);
-            check(log.dispatches.length === dispatches, `${op}: ${log.dispatches.length} dispatches, expected ${dispatches}`);
-            device.queue.submit([encoder.finish()]);
-          }
-          await device.queue.onSubmittedWorkDone();
-        }),
-      );
-    },
+/** Shapes of the budget cases, and whether the one-pass stages take them (partition.ts's onePassTraversal). */
+const BUDGET_SHAPES: [Layout, number[], boolean][] = [['NC', [64, 12], true], ['NCHW', [2, 8, 6, 6], true], ['NCL', [3, 5, 9], false], ['NHWC', [2, 3, 3, 7], false]];
+
+/** Records each op into its own encoder: one compute pass, `expected` dispatches, nothing submitted. */
+async function checkBudget(device: GPUDevice, bn: BatchNorm, x: GPUBuffer, dy: GPUBuffer, shape: number[], expected: Record<string, number>) {
+  for (const [op, dispatches] of Object.entries(expected)) {
+    bn.training = op.startsWith('training');
+    const { encoder, log } = recordingEncoder(device);
+    await counting(device, async (counts) => {
+      if (op.endsWith('forward')) bn.forward(x, shape, encoder);
+      else bn.backward(dy, encoder);
+      check(counts.submits === 0, `${op}: submitted ${counts.submits} times into the queue while recording into the caller's encoder`);
+    });
+    check(log.passes === 1, `${op}: ${log.passes} compute passes, expected 1`);
+    check(log.dispatches.length === dispatches, `${op}: ${log.dispatches.length} dispatches, expected ${dispatches}`);
+    device.queue.submit([encoder.finish()]);
+  }
+  await device.queue.onSubmittedWorkDone();
+}
+
+const budgetCases: Case[] = BUDGET_SHAPES.flatMap(([layout, shape, onePassShape]) =>
+  PATHS.map((path): Case => {
+    const training = path === 'one pass' && onePassShape ? 1 : 3;
+    return {
+      name: `dispatch budget in the caller's encoder, one compute pass per op, nothing submitted: ${layout} [${shape}], ${path}: training ${training} + ${training}, eval 1 + ${training}`,
+      ownPath: true,
+      run: (device) =>
+        onPath(device, path, () =>
+          using(new TestBuffers(device), (buffers) =>
+            using(new BatchNorm(device, { numFeatures: featuresOf(layout, shape), layout }), (bn) =>
+              checkBudget(device, bn, buffers.upload(activations(layout, shape, 1)), buffers.upload(normal(elements(shape), 2)), shape,
+                { 'training forward': training, 'training backward': training, 'eval forward': 1, 'eval backward': training }),
+            ),
+          ),
+        ),
+    };
   }),
 );
+
+/** The path by size: tensors up to tuning.onePassElements take one dispatch each way, larger ones three. */
+const budgetBySize: Case[] = [
+  [100, 3],
+  [768, 1],
+].map(([onePassElements, training]): Case => ({
+  name: `training takes ${training} + ${training} dispatches on NC [64, 12] (768 elements) with tuning.onePassElements ${onePassElements}`,
+  ownPath: true,
+  run: (device) =>
+    onPath(device, 'by size', () =>
+      using(new TestBuffers(device), (buffers) =>
+        using(new BatchNorm(device, { numFeatures: 12, layout: 'NC', tuning: { onePassElements } }), (bn) =>
+          checkBudget(device, bn, buffers.upload(activations('NC', [64, 12], 3)), buffers.upload(normal(768, 4)), [64, 12],
+            { 'training forward': training, 'training backward': training }),
+        ),
+      ),
+    ),
+}));
 
 const steadyLoop: Case = {
   name: 'a steady training loop of 100 steps creates no GPU buffers and no bind groups',
@@ -134,7 +163,7 @@ const forwardBackwardTogether: Case = {
 };
 
 function foldCase(layout: Layout, shape: number[]): Case {
-  const tuning: Tuning = { workgroupSize: 16, targetWorkgroups: 1 << 20, minItemsPerThread: 1, contiguousItems: false, serialMergePartials: 16 };
+  const tuning: Tuning = { workgroupSize: 16, targetWorkgroups: 1 << 20, minItemsPerThread: 1, contiguousItems: false, serialMergePartials: 16, onePassElements: 1 << 18 };
   return {
     name: `more than 65535 workgroups fold into a 2D dispatch and stay correct: ${layout} [${shape}] with tiny workgroups`,
     run: async (device) => {
@@ -162,9 +191,9 @@ function foldCase(layout: Layout, shape: number[]): Case {
 const TUNINGS: [string, Tuning][] = [
   ['CPU_TUNING', CPU_TUNING],
   ['GPU_TUNING', GPU_TUNING],
-  ['workgroups of 32, one item per thread', { workgroupSize: 32, targetWorkgroups: 4096, minItemsPerThread: 1, contiguousItems: false, serialMergePartials: 16 }],
-  ['workgroups of 128, contiguous runs of 3 items', { workgroupSize: 128, targetWorkgroups: 64, minItemsPerThread: 3, contiguousItems: true, serialMergePartials: 64 }],
-  ['workgroups of 2, more than 4 partials merged by a workgroup', { workgroupSize: 2, targetWorkgroups: 64, minItemsPerThread: 8, contiguousItems: true, serialMergePartials: 4 }],
+  ['workgroups of 32, one item per thread', { workgroupSize: 32, targetWorkgroups: 4096, minItemsPerThread: 1, contiguousItems: false, serialMergePartials: 16, onePassElements: 1 << 18 }],
+  ['workgroups of 128, contiguous runs of 3 items', { workgroupSize: 128, targetWorkgroups: 64, minItemsPerThread: 3, contiguousItems: true, serialMergePartials: 64, onePassElements: 1 << 18 }],
+  ['workgroups of 2, more than 4 partials merged by a workgroup', { workgroupSize: 2, targetWorkgroups: 64, minItemsPerThread: 8, contiguousItems: true, serialMergePartials: 4, onePassElements: 1 << 18 }],
 ];
 
 const tuningCases: Case[] = TUNINGS.flatMap(([label, tuning]) =>
@@ -205,6 +234,7 @@ const destroysOnlyItsOwn: Case = {
 
 export const apiCases: Case[] = [
   ...budgetCases,
+  ...budgetBySize,
   steadyLoop,
   recordedSteps,
   forwardBackwardTogether,

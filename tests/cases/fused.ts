@@ -8,7 +8,7 @@ import { check, expectClose, expectEqual, expectError, relativeL2 } from '../../
 import { activations, elements, featuresOf, normal, placementName, placementOptions } from '../../support/data.js';
 import { GRAD_TOL, Y_TOL } from '../../support/tolerances.js';
 import { counting, download, TestBuffers } from '../support/gpu.js';
-import { using, type Case } from './case.js';
+import { onPath, PATHS, using, type Case } from './case.js';
 
 export type Fused = Pick<BatchNormOptions, 'activation' | 'residual'>;
 export const EPILOGUES: [string, Fused][] = [
@@ -336,42 +336,54 @@ function recordingEncoder(device: GPUDevice) {
   return { encoder, log };
 }
 
-const dispatchCases: Case[] = EPILOGUES.map(([label, fused]): Case => ({
-  name: `${label}: training 3 + 3 dispatches, eval ${fused.residual ? 2 : 1} + 3 (with a residual, eval's finalize runs apart)`,
-  run: async (device) => {
-    const shape = [2, 6, 5, 5];
-    await using(new TestBuffers(device), (buffers) =>
-      using(new BatchNorm(device, { numFeatures: 6, layout: 'NCHW', ...fused }), async (bn) => {
-        const x = buffers.upload(activations('NCHW', shape, 100));
-        const z = buffers.upload(normal(300, 101));
-        const dy = buffers.upload(normal(300, 102));
-        const expected = { 'training forward': 3, 'training backward': 3, 'eval forward': fused.residual ? 2 : 1, 'eval backward': 3 };
-        for (const [op, dispatches] of Object.entries(expected)) {
-          bn.training = op.startsWith('training');
-          const { encoder, log } = recordingEncoder(device);
-          await counting(device, async (counts) => {
-            if (op.endsWith('forward')) bn.forward(x, shape, fused.residual ? { encoder, residual: z } : encoder);
-            else bn.backward(dy, encoder);
-            check(counts.submits === 0, `${op}: submitted into the queue while recording into the caller's encoder`);
-          });
-          check(log.dispatches === dispatches, `${op}: ${log.dispatches} dispatches, expected ${dispatches}`);
-          device.queue.submit([encoder.finish()]);
-        }
-        await device.queue.onSubmittedWorkDone();
-      }),
-    );
-  },
-}));
+const dispatchCases: Case[] = EPILOGUES.flatMap(([label, fused]) =>
+  PATHS.map((path): Case => {
+    // a residual keeps the three passes (the one-pass forward has no binding left for it)
+    const training = path === 'one pass' && !fused.residual ? 1 : 3;
+    const evalForward = fused.residual ? 2 : 1;
+    return {
+      name: `${label}, ${path}: training ${training} + ${training} dispatches, eval ${evalForward} + ${training} (with a residual, eval's finalize runs apart)`,
+      ownPath: true,
+      run: (device) =>
+        onPath(device, path, async () => {
+          const shape = [2, 8, 4, 4];
+          await using(new TestBuffers(device), (buffers) =>
+            using(new BatchNorm(device, { numFeatures: 8, layout: 'NCHW', ...fused }), async (bn) => {
+              const x = buffers.upload(activations('NCHW', shape, 100));
+              const z = buffers.upload(normal(256, 101));
+              const dy = buffers.upload(normal(256, 102));
+              const expected = { 'training forward': training, 'training backward': training, 'eval forward': evalForward, 'eval backward': training };
+              for (const [op, dispatches] of Object.entries(expected)) {
+                bn.training = op.startsWith('training');
+                const { encoder, log } = recordingEncoder(device);
+                await counting(device, async (counts) => {
+                  if (op.endsWith('forward')) bn.forward(x, shape, fused.residual ? { encoder, residual: z } : encoder);
+                  else bn.backward(dy, encoder);
+                  check(counts.submits === 0, `${op}: submitted into the queue while recording into the caller's encoder`);
+                });
+                check(log.dispatches === dispatches, `${op}: ${log.dispatches} dispatches, expected ${dispatches}`);
+                device.queue.submit([encoder.finish()]);
+              }
+              await device.queue.onSubmittedWorkDone();
+            }),
+          );
+        }),
+    };
+  }),
+);
 
 /**
  * Eval in one dispatch (no residual: apply-running.wgsl) against eval's two (a
  * residual of zeros: bn-finalize, then bn-apply): the same y, and through the
- * constants the one pass stores, the same dx, dgamma, dbeta.
+ * constants the one pass stores, the same dx, dgamma, dbeta. Both backwards take the
+ * three passes (a residual's always does; the one-pass backward adds dgamma's terms
+ * in another order).
  */
 const evalOnePassCases: Case[] = ([['NC', [37, 5]], ['NCHW', [3, 4, 5, 7]], ['NHWC', [3, 5, 7, 5]], ['NCL', [64, 8, 32]]] as [FeaturePlacement, number[]][]).map(
   ([placement, shape]): Case => ({
     name: `eval in one dispatch gives the bits of eval in two (bn-finalize, then bn-apply), y and the backward through it: ${placementName(placement)} [${shape}]`,
-    run: async (device) => {
+    ownPath: true,
+    run: (device) => onPath(device, 'three passes', async () => {
       const c = featuresOf(placement, shape);
       const state = { gamma: normal(c, 40, 1, 0.5), beta: normal(c, 41), runningMean: normal(c, 42), runningVar: normal(c, 43, 2, 0.5).map(Math.abs) };
       const make = (residual: boolean) => {
@@ -394,7 +406,7 @@ const evalOnePassCases: Case[] = ([['NC', [37, 5]], ['NCHW', [3, 4, 5, 7]], ['NH
           }
         }),
       );
-    },
+    }),
   }),
 );
 

@@ -1,6 +1,7 @@
 // Every shared case, for runners that execute them all (the Chrome suite): batch
-// norm's and the training layers'.
-import type { Case } from './case.js';
+// norm's and the training layers'. The groups that check results run on both
+// training paths (onEachPass): one dispatch each way, and three.
+import { onEachPass, type Case } from './case.js';
 import { parityCases } from './parity.js';
 import { numericsCases } from './numerics.js';
 import { validationCases } from './validate.js';
@@ -12,15 +13,20 @@ import { dataParallelCases } from './data-parallel.js';
 import { fusedCases } from './fused.js';
 import { halfCases } from './half.js';
 
-export const caseGroups: Record<string, Case[]> = {
-  'parity with the float64 reference': parityCases,
-  numerics: numericsCases,
-  'bad input': validationCases,
+/** Batch norm's groups that need a device of their own choosing (tests/batch-norm.test.ts runs them on SwiftShader). */
+export const batchNormCaseGroups: Record<string, Case[]> = {
+  'parity with the float64 reference': onEachPass(parityCases),
+  numerics: onEachPass(numericsCases),
   'GPU-resident API': apiCases,
-  'parity with PyTorch': torchCases,
-  reliability: reliabilityCases,
-  'data-parallel': dataParallelCases,
-  'fused epilogues': fusedCases,
-  'float16 storage': halfCases,
+  'parity with PyTorch': onEachPass(torchCases),
+  reliability: onEachPass(reliabilityCases),
+  'data-parallel': onEachPass(dataParallelCases),
+  'fused epilogues': onEachPass(fusedCases),
+  'float16 storage': onEachPass(halfCases),
+};
+
+export const caseGroups: Record<string, Case[]> = {
+  ...batchNormCaseGroups,
+  'bad input': validationCases,
   ...trainingCaseGroups,
 };
