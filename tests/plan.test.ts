@@ -1,7 +1,7 @@
 // The partition of shapes into workgroups: invariants over many shapes and tunings.
 import { describe, expect, it } from 'vitest';
 import { canonicalView, LAYOUTS, type Layout } from '../src/batchnorm/layout.js';
-import { CPU_TUNING, GPU_TUNING, MAX_PARTIALS_PER_FEATURE, partition, type Tuning } from '../src/batchnorm/partition.js';
+import { CPU_TUNING, GPU_TUNING, MAX_PARTIALS_PER_FEATURE, onePassTraversal, partition, type Tuning } from '../src/batchnorm/partition.js';
 import { PARAMS_FIELDS, PARTIAL_SECTIONS } from '../src/batchnorm/stages.js';
 import { dispatchSize } from '../src/gpu/dispatch.js';
 import { rng } from '../support/data.js';
@@ -33,10 +33,15 @@ describe.each(TUNINGS)('partition with tuning %j', (tuning) => {
   const next = rng(7);
   const shapes = LAYOUTS.flatMap((layout) => Array.from({ length: 60 }, () => [layout, randomShape(layout, next)] as const));
 
-  it.each(shapes)('%s %j covers every element exactly once', (layout, shape) => {
+  it.each(shapes.flatMap(([layout, shape]) => [false, true].map((onePass) => [layout, shape, onePass] as const)))('%s %j (one pass: %s) covers every element exactly once', (layout, shape, onePass) => {
     const view = canonicalView(layout, shape);
-    const p = partition(view, tuning);
+    const p = partition(view, tuning, onePass);
     const f = p.fields;
+    if (onePass) {
+      // a workgroup owns its lanes' (periodic) or its feature's (planes) every value
+      expect([f.periodicChunks, f.planeChunks]).toEqual([1, 1]);
+      expect(f.lanesPerGroup).toBeGreaterThanOrEqual(Math.min(4, 2 ** Math.ceil(Math.log2(f.lanes)), tuning.workgroupSize));
+    }
     // periodic: whole vec4 lanes per block, blocks plus tail cover the tensor
     expect((f.repeat * f.period) % 4).toBe(0);
     expect(f.lanes * 4).toBe(f.repeat * f.period);
@@ -111,6 +116,20 @@ describe.each(TUNINGS)('partition with tuning %j', (tuning) => {
     expect(p.flatWorkgroups * wg * f.flatPerThread).toBeGreaterThanOrEqual(vec4s);
     expect((p.flatWorkgroups - 1) * wg * f.flatPerThread).toBeLessThan(vec4s);
     expect(f.flatWorkgroups).toBe(p.flatWorkgroups);
+  });
+});
+
+describe('onePassTraversal', () => {
+  it.each([
+    ['NC', [256, 64], 'periodic'],
+    ['NHWC', [64, 8, 8, 64], 'periodic'],
+    ['NHWC', [2, 4, 4, 3], undefined], // C = 3: a vec4 holds values of several features
+    ['NC', [10, 10], undefined],
+    ['NCHW', [2, 8, 4, 4], 'planes'],
+    ['NCHW', [2, 8, 7, 7], undefined], // 49: a feature ends in a partial vec4
+    ['NCL', [3, 5, 12], 'planes'],
+  ] as const)('%s %j: %s', (layout, shape, traversal) => {
+    expect(onePassTraversal(canonicalView(layout, [...shape]))).toBe(traversal);
   });
 });
 

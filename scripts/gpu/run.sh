@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On a GPU machine with a Vulkan driver (and no Node, npm or network): every shared
-# case on the GPU, every benchmark row, and PyTorch on the same card where it has
-# CUDA, each result under OUT. Builds nothing: it runs what scripts/gpu/pack.sh
+# case on the GPU, every benchmark row (those up to 10^6 elements once more on each
+# training path, for GPU_TUNING's onePassElements), and PyTorch on the same card
+# where it has CUDA, each result under OUT. Builds nothing: it runs what scripts/gpu/pack.sh
 # made here (.gpu/, tests/dist/cases.js, bench/dist/node.js). From the project root:
 #   bash scripts/gpu/run.sh OUT
 # Exits non-zero when a step failed; the others still run, and OUT/summary.txt says which.
@@ -55,6 +56,10 @@ done
 
 step cases node tests/dist/cases.js --adapter gpu
 step bench node bench/dist/node.js --adapter gpu --out "$out/bench"
+# the GPU tuning's onePassElements: the rows up to 10^6 elements on each path, whatever the size
+small=(--only "training size" --only "NC [64, 128]" --only "NC [4096, 256]")
+step bench-one-pass node bench/dist/node.js --adapter gpu "${small[@]}" --tuning '{"onePassElements":4294967295}' --out "$out/bench-one-pass"
+step bench-three-passes node bench/dist/node.js --adapter gpu "${small[@]}" --tuning '{"onePassElements":0}' --out "$out/bench-three-passes"
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
   step torch python3 bench/torch-cuda.py --json "$out/torch-cuda.json"
 else

@@ -93,6 +93,16 @@ export const MAX_PARTIALS_PER_FEATURE = 256;
  * 0.23 ms against 0.41, NC [8192,32] 0.30 against 0.66) and twice it at 96 and up
  * (NCHW [32,3,32,32], NC [16384,16]).
  */
+/**
+ * The one-pass stages' periodic workgroups take at least this many lanes side by
+ * side (where the tensor has them): 64 contiguous bytes of every row, a CPU's cache
+ * line. With a lane a workgroup (16 bytes of every row, four workgroups to a cache
+ * line), lavapipe took 1.9 to 2.8 times as long on NHWC [64, 8, 8, 64] and NC
+ * [256, 64]; with 4 or 8 lanes it took the same time (docs/performance.md), and 4
+ * leaves twice the workgroups to the cores where C is 32.
+ */
+const ONE_PASS_LANES = 4;
+
 /** Partials each merging thread takes at least, in order, before the workgroup tree. */
 const PARTIALS_PER_MERGE_THREAD = 4;
 
@@ -141,9 +151,8 @@ export function takesOnePass(device: GPUDevice, view: CanonicalView, tuning: Tun
 }
 
 /**
- * How a shape is split. `onePass`: for the one-pass stages, a chunk per feature's
- * (or lane's) whole data, so that one workgroup owns it; the other stages take the
- * same split, as they still run on such a plan (data-parallel, statistics()).
+ * How a shape is split. `onePass`: the one-pass stages' split, a chunk per lane
+ * group's (periodic) or feature's (planes) whole data, so that one workgroup owns it.
  */
 export function partition(view: CanonicalView, tuning: Tuning, onePass = false): Partition {
   const { outer, features, inner } = view;
@@ -155,8 +164,9 @@ export function partition(view: CanonicalView, tuning: Tuning, onePass = false):
   const repeat = 4 / gcd(period, 4);
   const lanes = (repeat * period) / 4;
   const blocks = Math.floor(outer / repeat);
-  // one-pass: as many workgroups as lanes, up to the tuning's target (a workgroup owns its lanes' blocks)
-  const lanesPerGroup = Math.min(wg, nextPow2(onePass ? Math.ceil(lanes / tuning.targetWorkgroups) : lanes));
+  // one-pass: a workgroup owns its lanes' every block, so workgroups are lane groups, up to the tuning's
+  // target of them, each of at least ONE_PASS_LANES side by side
+  const lanesPerGroup = Math.min(wg, nextPow2(onePass ? Math.min(lanes, Math.max(ONE_PASS_LANES, Math.ceil(lanes / tuning.targetWorkgroups))) : lanes));
   const rowLanes = wg / lanesPerGroup;
   const laneGroups = Math.ceil(lanes / lanesPerGroup);
   // threads owning two neighbouring lanes each (traversal.wgsl's pairThread), so twice the threads down the blocks

@@ -54,10 +54,22 @@ export interface Options {
 export const storedBytes = (elements: number, storage: TensorStorage) =>
   Math.ceil((elements * (storage === 'float16' ? 2 : 4)) / 16) * 16;
 
+/** The one-pass stages' split, and its Params: a second binding of the plan's uniform buffer. */
+interface OnePass {
+  partition: Partition;
+  params: GPUBufferBinding;
+}
+
 export class Plan {
+  /** The split of every stage but the one-pass ones. */
   readonly partition: Partition;
-  /** Training forwards and backwards take one dispatch each (partition.ts's takesOnePass). */
-  readonly onePass: boolean;
+  /**
+   * Where training forwards and backwards take one dispatch each (partition.ts's
+   * takesOnePass): the one-pass stages' own split (a chunk per lane group or
+   * feature) and uniform. The other stages keep theirs: eval and the
+   * data-parallel calls still run on such a plan.
+   */
+  private readonly onePass?: OnePass;
   /** This plan's buffers (uniforms, scratch, outputs, typed-array uploads), destroyed with it. */
   readonly owned: OwnedBuffers;
   readonly params: GPUBuffer;
@@ -91,22 +103,24 @@ export class Plan {
     options: Options,
     private readonly buffers: ModuleBuffers,
   ) {
-    this.onePass = takesOnePass(device, view, tuning, options.residual);
-    this.partition = partition(view, tuning, this.onePass);
+    this.partition = partition(view, tuning);
     this.relu = options.relu;
     this.residual = options.residual;
     this.half = options.storage === 'float16';
     this.stages = options.stages;
     this.owned = new OwnedBuffers(device, label);
-    const params: ParamsValues = {
-      ...this.partition.fields,
+    const optionValues = {
       eps: options.eps,
       momentum: options.momentum ?? 0,
       cumulative: options.momentum === null ? 1 : 0,
       unbiased: options.unbiasedRunningVar ? 1 : 0,
       zeroBits: 0, // compensated.wgsl's opaque(): a 0 the shader compiler cannot see
     };
-    this.params = this.owned.uniform('params', paramsFields, params);
+    const onePass = takesOnePass(device, view, tuning, options.residual) ? partition(view, tuning, true) : undefined;
+    const values = [this.partition, ...(onePass ? [onePass] : [])].map((p): ParamsValues => ({ ...p.fields, ...optionValues }));
+    const [params, onePassParams] = this.owned.uniforms('params', paramsFields, values);
+    this.params = params.buffer;
+    if (onePass) this.onePass = { partition: onePass, params: onePassParams };
     this.partials = this.owned.create('partials', this.partition.partialFloats * 4, GPUBufferUsage.STORAGE);
     this.y = this.tensor('y');
   }
@@ -270,7 +284,7 @@ export class Plan {
       return;
     }
     if (mode !== 'running' && !given && this.onePass) {
-      this.encodeOnePassForward(pass, x, mode === 'batch-and-running');
+      this.encodeOnePassForward(pass, this.onePass, x, mode === 'batch-and-running');
       return;
     }
     const [stats, finalize, apply] = this.forwardBindGroups(x, given ?? this.buffers.statistics, z);
@@ -305,7 +319,7 @@ export class Plan {
    */
   encodeBackward(pass: GPUComputePassEncoder, x: GPUBuffer, dy: GPUBuffer, batchStatistics: boolean, given: Given): void {
     if (!given && this.onePass) {
-      this.encodeOnePassBackward(pass, x, dy, batchStatistics);
+      this.encodeOnePassBackward(pass, this.onePass, x, dy, batchStatistics);
       return;
     }
     const [reduce, finalize, apply, masking] = this.backwardBindGroups(x, dy, given ?? this.buffers.sums);
@@ -355,9 +369,9 @@ export class Plan {
    * (periodic) or per feature (planes); its threads share a lane or a feature
    * (SHARED_ROWS) where more than one walks it.
    */
-  private onePassPipeline(direction: 'forward' | 'backward', constants: Constants): [GPUComputePipeline, number] {
+  private onePassPipeline(o: OnePass, direction: 'forward' | 'backward', constants: Constants): [GPUComputePipeline, number] {
     const traversal = onePassTraversal(this.view)!;
-    const p = this.partition;
+    const p = o.partition;
     const shared = traversal === 'planes' ? this.tuning.workgroupSize > 1 : p.fields.rowLanes > 1;
     const stage = direction === 'forward' ? this.stages.onePassForward : this.stages.onePassBackward;
     const key = `one-pass ${direction} ${JSON.stringify(constants)}`;
@@ -366,31 +380,31 @@ export class Plan {
   }
 
   /** A training forward in one dispatch (one-pass-forward.wgsl), folding into the running statistics where `running`. */
-  private encodeOnePassForward(pass: GPUComputePassEncoder, x: GPUBuffer, running: boolean): void {
+  private encodeOnePassForward(pass: GPUComputePassEncoder, o: OnePass, x: GPUBuffer, running: boolean): void {
     const group = this.onePassForwardGroups.get([x], () => {
       const b = this.buffers;
       return this.pipelines.bindGroup(this.stages.onePassForward, `${this.label} one-pass forward`, {
-        params: { buffer: this.params }, x4: this.views(x, 'x').x4, gamma: { buffer: b.gamma }, beta: { buffer: b.beta },
+        params: o.params, x4: this.views(x, 'x').x4, gamma: { buffer: b.gamma }, beta: { buffer: b.beta },
         runningMean: { buffer: b.runningMean }, runningVar: { buffer: b.runningVar }, batches: { buffer: b.batches },
         feature: { buffer: b.feature }, out4: { buffer: this.y },
       });
     });
-    const [pipeline, workgroups] = this.onePassPipeline('forward', { UPDATE_RUNNING: running, RELU: this.relu });
+    const [pipeline, workgroups] = this.onePassPipeline(o, 'forward', { UPDATE_RUNNING: running, RELU: this.relu });
     dispatch(this.device, pass, pipeline, group, workgroups);
   }
 
   /** A backward in one dispatch (one-pass-backward.wgsl), through batch statistics or running ones. */
-  private encodeOnePassBackward(pass: GPUComputePassEncoder, x: GPUBuffer, dy: GPUBuffer, batchStatistics: boolean): void {
+  private encodeOnePassBackward(pass: GPUComputePassEncoder, o: OnePass, x: GPUBuffer, dy: GPUBuffer, batchStatistics: boolean): void {
     const group = this.onePassBackwardGroups.get([x, dy], () => {
       const b = this.buffers;
       const x4 = this.views(x, 'x').x4;
       return this.pipelines.bindGroup(this.stages.onePassBackward, `${this.label} one-pass backward`, {
-        params: { buffer: this.params }, x4, dy4: this.views(dy, 'dy').dy4, feature: { buffer: b.feature },
+        params: o.params, x4, dy4: this.views(dy, 'dy').dy4, feature: { buffer: b.feature },
         gamma: { buffer: b.gamma }, gradGamma: { buffer: b.gradGamma }, gradBeta: { buffer: b.gradBeta },
         out4: { buffer: this.dx }, y4: this.relu ? { buffer: this.y } : x4, // y for the ReLU's mask; x stands in
       });
     });
-    const [pipeline, workgroups] = this.onePassPipeline('backward', { BATCH_STATISTICS: batchStatistics, GRAD: true, RELU: this.relu });
+    const [pipeline, workgroups] = this.onePassPipeline(o, 'backward', { BATCH_STATISTICS: batchStatistics, GRAD: true, RELU: this.relu });
     dispatch(this.device, pass, pipeline, group, workgroups);
   }
 

@@ -13,6 +13,9 @@ export const paddedBytes = (elements: number) => Math.ceil(elements / 4) * 16;
 export const KEPT_READBACKS = 4;
 
 /** Buffers one library object creates, labelled with its name; destroy() destroys exactly these. */
+/** The largest minUniformBufferOffsetAlignment WebGPU allows: a uniform binding's offset that suits every device. */
+const UNIFORM_ALIGNMENT = 256;
+
 export class OwnedBuffers {
   private readonly made = new Set<GPUBuffer>();
   /** Free mappable buffers, least recently used first. */
@@ -44,8 +47,20 @@ export class OwnedBuffers {
 
   /** A uniform buffer holding a struct parsed from WGSL. */
   uniform(name: string, fields: StructField[], values: Record<string, number>): GPUBuffer {
-    const bytes = packStruct(fields, values);
-    return this.create(name, bytes.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, bytes);
+    return this.uniforms(name, fields, [values])[0].buffer;
+  }
+
+  /**
+   * Values of one struct in one uniform buffer, the k-th at k * UNIFORM_ALIGNMENT
+   * bytes: a binding of each (one buffer however many a caller needs).
+   */
+  uniforms(name: string, fields: StructField[], values: Record<string, number>[]): GPUBufferBinding[] {
+    const packed = values.map((v) => packStruct(fields, v));
+    const size = packed[0].byteLength;
+    const bytes = new Uint8Array((packed.length - 1) * UNIFORM_ALIGNMENT + size);
+    packed.forEach((p, k) => bytes.set(new Uint8Array(p), k * UNIFORM_ALIGNMENT));
+    const buffer = this.create(name, bytes.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, bytes);
+    return packed.map((_, k) => ({ buffer, offset: k * UNIFORM_ALIGNMENT, size }));
   }
 
   /**

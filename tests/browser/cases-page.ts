@@ -2,12 +2,12 @@
 // index, inside GPU error scopes, on the harness page's device (or says why not).
 import { caseGroups } from '../cases/index.js';
 import { tfjsCases } from '../cases/tfjs.js';
-import type { Case } from '../cases/case.js';
+import { onEachPass, type Case } from '../cases/case.js';
 import { withoutGpuErrors } from '../../support/compare.js';
 import type { PageContext } from '../../support/browser/protocol.js';
 
 /** Every group the Chrome suite runs: the shared cases and, in the page only, peer parity with TF.js. */
-export const chromeGroups: Record<string, Case[]> = { ...caseGroups, 'TF.js peer parity': tfjsCases };
+export const chromeGroups: Record<string, Case[]> = { ...caseGroups, 'TF.js peer parity': onEachPass(tfjsCases) };
 
 /** Runs a case; resolves with the reason it was skipped on this device, if it was. */
 export async function runCase({ device }: PageContext, group: string, index: number): Promise<string | undefined> {

@@ -8,6 +8,8 @@ import type * as Tfl from '@tensorflow/tfjs-layers';
 import { useWebGPUBatchNorm, type WebGPUBatchNormHandle } from 'webgpu-batchnorm/tfjs';
 import { check, expectClose } from '../../support/compare.js';
 import { normal } from '../../support/data.js';
+import { forceOnePass } from '../../src/batchnorm/partition.js';
+import type { TrainingPath } from '../cases/case.js';
 
 /** Relative L2 tolerance between stock TF.js and ours after training (up to 20 steps). */
 const TOL = 1e-4;
@@ -39,6 +41,18 @@ async function load(): Promise<void> {
 async function webgpu(): Promise<void> {
   await load();
   if (tf.getBackend() !== 'webgpu') check(await tf.setBackend('webgpu'), 'setBackend(webgpu)');
+}
+
+/**
+ * The training path of the BatchNorms the adapter makes from now on, on TF.js's
+ * device: one dispatch each way wherever the shape allows it (the models' batch
+ * norms are sized so that it does: 8 units, 4 filters, L = 8), or three, or by size.
+ */
+export async function setTrainingPath(path: TrainingPath | 'by size'): Promise<string> {
+  await load();
+  const device = (tf.findBackend('webgpu') as unknown as { device: GPUDevice }).device;
+  forceOnePass(device, path === 'by size' ? undefined : path === 'one pass');
+  return '';
 }
 
 const modules = () => ({ core: tf, layers: tfl });
@@ -141,7 +155,7 @@ function mlp(bn: Parameters<typeof Tfl.layers.batchNormalization>[0] = {}, first
   return () =>
     tfl.sequential({
       layers: [
-        tfl.layers.dense({ units: 6, inputShape: [5], useBias: firstBias }),
+        tfl.layers.dense({ units: 8, inputShape: [5], useBias: firstBias }),
         tfl.layers.batchNormalization({ momentum: 0.9, ...bn }),
         tfl.layers.activation({ activation: 'relu' }),
         tfl.layers.dense({ units: 3 }),
@@ -177,7 +191,7 @@ export async function cnnSgdFit(): Promise<string> {
   const build = () =>
     tfl.sequential({
       layers: [
-        tfl.layers.conv2d({ filters: 3, kernelSize: 3, inputShape: [6, 6, 2], dataFormat: 'channelsLast' }),
+        tfl.layers.conv2d({ filters: 4, kernelSize: 3, inputShape: [6, 6, 2], dataFormat: 'channelsLast' }),
         tfl.layers.batchNormalization({ axis: -1 }),
         tfl.layers.activation({ activation: 'relu' }),
         tfl.layers.flatten(),
@@ -196,7 +210,7 @@ export async function cnnSgdFit(): Promise<string> {
  */
 export async function axis1Ncl(): Promise<string> {
   await webgpu();
-  const n = 4, c = 3, l = 5;
+  const n = 4, c = 3, l = 8;
   const x = tf.tensor(normal(n * c * l, 40, 0.5, 1.5), [n, c, l]);
   const y = tf.tensor(normal(n * 2, 41), [n, 2]);
   const head = () => [tfl.layers.flatten(), tfl.layers.dense({ units: 2 })];
@@ -296,7 +310,7 @@ function kerasCnnJson(axis: unknown): object {
   });
   const plain = (o: { class_name: string; config: object }) => ({ class_name: o.class_name, config: o.config });
   const conv = {
-    filters: 3, kernel_size: [3, 3], strides: [1, 1], padding: 'valid', data_format: 'channels_last', dilation_rate: [1, 1], groups: 1,
+    filters: 4, kernel_size: [3, 3], strides: [1, 1], padding: 'valid', data_format: 'channels_last', dilation_rate: [1, 1], groups: 1,
     activation: 'linear', use_bias: true, kernel_initializer: plain(kerasInitializer('GlorotUniform')), bias_initializer: plain(kerasInitializer('Zeros')),
     kernel_regularizer: null, bias_regularizer: null, activity_regularizer: null, kernel_constraint: null, bias_constraint: null,
   };

@@ -8,6 +8,8 @@ export interface Case {
   run(device: GPUDevice): Promise<void>;
   /** The case chooses the one-pass or three-pass path itself (onEachPass leaves it as it is). */
   ownPath?: true;
+  /** The path onEachPass runs this copy of a case on. */
+  path?: TrainingPath;
 }
 
 /** The training paths a plan can take: one dispatch each way (small tensors) or three. */
@@ -32,7 +34,7 @@ export async function onPath<R>(device: GPUDevice, path: TrainingPath | 'by size
  * wherever their shape allows them, then the three passes, whatever their size.
  */
 export const onEachPass = (cases: Case[]): Case[] =>
-  cases.flatMap((c) => (c.ownPath ? [c] : PATHS.map((path): Case => ({ ...c, name: `${c.name} (${path})`, run: (device) => onPath(device, path, () => c.run(device)) }))));
+  cases.flatMap((c) => (c.ownPath ? [c] : PATHS.map((path): Case => ({ ...c, name: `${c.name} (${path})`, path, run: (device) => onPath(device, path, () => c.run(device)) }))));
 
 /** Runs body with a fresh object and destroys it afterwards, even on failure. */
 export async function using<T extends { destroy(): void }, R>(resource: T, body: (r: T) => Promise<R>): Promise<R> {
@@ -41,4 +43,18 @@ export async function using<T extends { destroy(): void }, R>(resource: T, body:
   } finally {
     resource.destroy();
   }
+}
+
+/**
+ * Of each case's two copies (onEachPass), one: the one-pass copy of every other
+ * case and the three-pass copy of the rest, so that a slow runner covers both paths
+ * in the time of one. The rest pass through. Keeps each case's index in `cases`.
+ */
+export function alternatePaths(cases: Case[]): [Case, number][] {
+  let copies = 0;
+  return cases.flatMap((c, index): [Case, number][] => {
+    if (!c.path) return [[c, index]];
+    const pair = Math.floor(copies++ / 2);
+    return (pair % 2 === 0) === (c.path === 'one pass') ? [[c, index]] : [];
+  });
 }

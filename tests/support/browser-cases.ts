@@ -4,9 +4,14 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import { chromeGroups } from '../browser/cases-page.js';
 import { openPage, type OpenPageOptions, type PageSession } from '../../support/browser/harness.js';
 import { TFJS_PACKAGES } from '../../support/tfjs.js';
+import { alternatePaths, type Case } from '../cases/case.js';
 
-/** Registers the suite `name`: the cases page opened with `options` (the browser, its Vulkan driver); `describeRun` says what it ran on. */
-export function browserCaseSuite(name: string, options: Omit<OpenPageOptions, 'module'>, describeRun: (session: PageSession) => string): void {
+/**
+ * Registers the suite `name`: the cases page opened with `options` (the browser, its
+ * Vulkan driver); `describeRun` says what it ran on. `paths` 'alternate': each case
+ * that runs on both training paths runs on one of them, alternating (alternatePaths).
+ */
+export function browserCaseSuite(name: string, options: Omit<OpenPageOptions, 'module'>, describeRun: (session: PageSession) => string, paths: 'both' | 'alternate' = 'both'): void {
   let session: PageSession | undefined;
 
   beforeAll(async () => {
@@ -19,7 +24,8 @@ export function browserCaseSuite(name: string, options: Omit<OpenPageOptions, 'm
   });
 
   describe.each(Object.entries(chromeGroups))(`${name}: %s`, (group, cases) => {
-    it.for(cases.map((c, index) => [c.name, index] as const))('%s', async ([, index], { skip }) => {
+    const run = paths === 'both' ? cases.map((c, index): [Case, number] => [c, index]) : alternatePaths(cases);
+    it.for(run.map(([c, index]) => [c.name, index] as const))('%s', async ([, index], { skip }) => {
       if (!session) throw new Error('the browser did not start (see beforeAll)');
       const reason = await session.call<string | undefined>('runCase', group, index);
       if (reason) skip(reason);
