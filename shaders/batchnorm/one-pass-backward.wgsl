@@ -42,8 +42,9 @@ fn featureConstants(f: u32) -> FeatureConstants {
   return FeatureConstants(feature[PIVOT * stride + f], feature[GRAD_DY * stride + f], feature[GRAD_X * stride + f], feature[GRAD_SHIFT * stride + f]);
 }
 
-fn gradInput(k: Coefficients, i: u32) {
-  out4[i] = pack4(transform(k, loadX4(i), maskVec(i, loadDy4(i))));
+// dx's dy (one-pass-write.wgsl): masked by the ReLU's y where there is one.
+fn loadDy(i: u32) -> vec4f {
+  return maskVec(i, loadDy4(i));
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -69,17 +70,7 @@ fn backward_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     storageBarrier();
   }
   if (!t.inRange) { return; }
-  let k = coefficients(laneFeatures(t.lane));
-  let step = params.lanes;
-  let end = t.endBlock * step + t.lane;
-  var i = t.firstBlock * step + t.lane;
-  for (; i + step < end; i += 2u * step) {
-    gradInput(k, i);
-    gradInput(k, i + step);
-  }
-  if (i < end) {
-    gradInput(k, i);
-  }
+  writeLane(coefficients(laneFeatures(t.lane)), t);
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -98,8 +89,5 @@ fn backward_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   if (SHARED_ROWS) {
     storageBarrier();
   }
-  let k = featureCoefficients(f);
-  for (var c = planeStart(f, 0u, lid); c.item < c.end; c = planeAdvance(c)) {
-    gradInput(k, c.index);
-  }
+  writePlane(featureCoefficients(f), f, lid);
 }

@@ -65,8 +65,9 @@ fn featureConstants(f: u32) -> FeatureConstants {
   return FeatureConstants(feature[PIVOT * stride + f], 0.0, feature[SCALE * stride + f], feature[SHIFT * stride + f] + beta[f]);
 }
 
-fn normalize(k: Coefficients, i: u32) {
-  out4[i] = pack4(transform(k, loadX4(i), vec4f(0.0)));
+// A forward's transform takes no dy (one-pass-write.wgsl).
+fn loadDy(i: u32) -> vec4f {
+  return vec4f(0.0);
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -99,17 +100,7 @@ fn forward_periodic(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     storageBarrier();
   }
   if (!t.inRange) { return; }
-  let k = coefficients(laneFeatures(t.lane));
-  let step = params.lanes;
-  let end = t.endBlock * step + t.lane;
-  var i = t.firstBlock * step + t.lane;
-  for (; i + step < end; i += 2u * step) {
-    normalize(k, i);
-    normalize(k, i + step);
-  }
-  if (i < end) {
-    normalize(k, i);
-  }
+  writeLane(coefficients(laneFeatures(t.lane)), t);
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -135,8 +126,5 @@ fn forward_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   if (SHARED_ROWS) {
     storageBarrier();
   }
-  let k = featureCoefficients(f);
-  for (var c = planeStart(f, 0u, lid); c.item < c.end; c = planeAdvance(c)) {
-    normalize(k, c.index);
-  }
+  writePlane(featureCoefficients(f), f, lid);
 }

@@ -27,6 +27,7 @@ import gradConstants from '../../shaders/batchnorm/grad-constants.wgsl?raw';
 import gradFinalize from '../../shaders/batchnorm/grad-finalize.wgsl?raw';
 import onePassForward from '../../shaders/batchnorm/one-pass-forward.wgsl?raw';
 import onePassBackward from '../../shaders/batchnorm/one-pass-backward.wgsl?raw';
+import onePassWrite from '../../shaders/batchnorm/one-pass-write.wgsl?raw';
 import merge from '../../shaders/batchnorm/merge.wgsl?raw';
 import storageF32 from '../../shaders/batchnorm/storage-f32.wgsl?raw';
 import storageF16 from '../../shaders/batchnorm/storage-f16.wgsl?raw';
@@ -71,7 +72,7 @@ const DY = [tensorDy, tensorDyScalar];
  * stats-partial.wgsl (the tree's Partial) and stats-sums.wgsl (a thread's sums) for
  * the statistics, grad-sums.wgsl for the gradients; forward-constants.wgsl and
  * grad-constants.wgsl where it finishes a feature; apply-transform.wgsl where it
- * writes y or dx; then its own file (bn-apply: after the file that gives its
+ * writes y or dx (the one-pass stages: with one-pass-write.wgsl); then its own file (bn-apply: after the file that gives its
  * constants, apply-constants.wgsl or apply-running.wgsl; bn-grad-reduce: and its
  * masked-dy stores for the storage). One module per stage and storage: binding
  * types cannot be overridden.
@@ -89,9 +90,9 @@ function stagesFor(storage: 'float32' | HalfPath) {
     gradReduce: stageSource(`batchnorm grad reduce${suffix}`, ...tensors(...X, ...DY, reduce, partialSlots, gradSums, gradReduce, storage === 'float32' ? maskF32 : maskF16)),
     gradFinalize: stageSource('batchnorm grad finalize', ...PRELUDE, reduce, gradConstants, gradFinalize),
     /** A training forward of a small tensor in one dispatch (one-pass-forward.wgsl). */
-    onePassForward: stageSource(`batchnorm one-pass forward${suffix}`, ...tensors(tensorX, reduce, statsPartial, statsSums, forwardConstants, applyTransform, onePassForward)),
+    onePassForward: stageSource(`batchnorm one-pass forward${suffix}`, ...tensors(tensorX, reduce, statsPartial, statsSums, forwardConstants, applyTransform, onePassWrite, onePassForward)),
     /** Its backward in one dispatch (one-pass-backward.wgsl). */
-    onePassBackward: stageSource(`batchnorm one-pass backward${suffix}`, ...tensors(tensorX, tensorDy, reduce, gradSums, gradConstants, applyTransform, onePassBackward)),
+    onePassBackward: stageSource(`batchnorm one-pass backward${suffix}`, ...tensors(tensorX, tensorDy, reduce, gradSums, gradConstants, applyTransform, onePassWrite, onePassBackward)),
     merge: stageSource('batchnorm merge', compensated, merge),
   };
 }
