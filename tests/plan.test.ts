@@ -33,7 +33,9 @@ describe.each(TUNINGS)('partition with tuning %j', (tuning) => {
   const next = rng(7);
   const shapes = LAYOUTS.flatMap((layout) => Array.from({ length: 60 }, () => [layout, randomShape(layout, next)] as const));
 
-  it.each(shapes.flatMap(([layout, shape]) => [false, true].map((onePass) => [layout, shape, onePass] as const)))('%s %j (one pass: %s) covers every element exactly once', (layout, shape, onePass) => {
+  // the one-pass split on every third shape (the invariants are the same; the count keeps the file quick)
+  const cases = shapes.flatMap(([layout, shape], i) => [false, ...(i % 3 === 0 ? [true] : [])].map((onePass) => [layout, shape, onePass] as const));
+  it.each(cases)('%s %j (one pass: %s) covers every element exactly once', (layout, shape, onePass) => {
     const view = canonicalView(layout, shape);
     const p = partition(view, tuning, onePass);
     const f = p.fields;
