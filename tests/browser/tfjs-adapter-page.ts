@@ -278,7 +278,7 @@ const kerasBatchNorm = (name: string, axis: unknown, momentum: number) => ({
   beta_regularizer: null, gamma_regularizer: null, beta_constraint: null, gamma_constraint: null,
 });
 
-/** model.to_json() of tf.keras 2.15's Sequential([Input((5,)), Dense(6), BatchNormalization(momentum=0.9), Activation('relu'), Dense(3)]). */
+/** model.to_json() of tf.keras 2.15's Sequential([Input((5,)), Dense(8), BatchNormalization(momentum=0.9), Activation('relu'), Dense(3)]). */
 function kerasMlpJson(axis: unknown): object {
   return {
     class_name: 'Sequential',
@@ -286,10 +286,10 @@ function kerasMlpJson(axis: unknown): object {
       name: 'sequential',
       layers: [
         { module: 'keras.layers', class_name: 'InputLayer', config: { batch_input_shape: [null, 5], dtype: 'float32', sparse: false, ragged: false, name: 'dense_input' }, registered_name: null },
-        kerasLayer('Dense', kerasDense('dense', 6), [null, 5]),
-        kerasLayer('BatchNormalization', kerasBatchNorm('batch_normalization', axis, 0.9), [null, 6]),
-        kerasLayer('Activation', { name: 'activation', activation: 'relu' }, [null, 6]),
-        kerasLayer('Dense', kerasDense('dense_1', 3), [null, 6]),
+        kerasLayer('Dense', kerasDense('dense', 8), [null, 5]),
+        kerasLayer('BatchNormalization', kerasBatchNorm('batch_normalization', axis, 0.9), [null, 8]),
+        kerasLayer('Activation', { name: 'activation', activation: 'relu' }, [null, 8]),
+        kerasLayer('Dense', kerasDense('dense_1', 3), [null, 8]),
       ],
     },
     keras_version: '2.15.0',
@@ -435,8 +435,8 @@ export async function centerScaleFalse(): Promise<string> {
     const find = (part: string, nth = 0) => vars[names.map((n, j) => (n.includes(part) ? j : -1)).filter((j) => j >= 0)[nth]];
     const [k1, k2, b1, b2] = [find('kernel'), find('kernel', 1), find('bias'), find('bias', 1)];
     // tf.batchNorm's gradient fails without scale or offset: constants 1 and 0 stand in.
-    const gamma = scale ? find('gamma') : tf.ones([6]);
-    const beta = center ? find('beta') : tf.zeros([6]);
+    const gamma = scale ? find('gamma') : tf.ones([8]);
+    const beta = center ? find('beta') : tf.zeros([8]);
     const mm = find('moving_mean'), mv = find('moving_variance');
     const opt = tf.train.sgd(lr);
     const trainables = vars.filter((v) => v.trainable);
