@@ -58,6 +58,11 @@ export const storedBytes = (elements: number, storage: TensorStorage) =>
 interface OnePass {
   partition: Partition;
   params: GPUBufferBinding;
+  traversal: 'periodic' | 'planes';
+  /** A workgroup per lane group (periodic) or per feature (planes). */
+  workgroups: number;
+  /** Several threads share a lane or a feature: the stages' SHARED_ROWS. */
+  sharedRows: boolean;
 }
 
 export class Plan {
@@ -116,11 +121,19 @@ export class Plan {
       unbiased: options.unbiasedRunningVar ? 1 : 0,
       zeroBits: 0, // compensated.wgsl's opaque(): a 0 the shader compiler cannot see
     };
-    const onePass = takesOnePass(device, view, tuning, options.residual) ? partition(view, tuning, true) : undefined;
+    const traversal = takesOnePass(device, view, tuning, options.residual) ? onePassTraversal(view) : undefined;
+    const onePass = traversal && partition(view, tuning, true);
     const values = [this.partition, ...(onePass ? [onePass] : [])].map((p): ParamsValues => ({ ...p.fields, ...optionValues }));
     const [params, onePassParams] = this.owned.uniforms('params', paramsFields, values);
     this.params = params.buffer;
-    if (onePass) this.onePass = { partition: onePass, params: onePassParams };
+    if (traversal && onePass) {
+      const planes = traversal === 'planes';
+      this.onePass = {
+        partition: onePass, params: onePassParams, traversal,
+        workgroups: planes ? onePass.planeWorkgroups : onePass.periodicWorkgroups,
+        sharedRows: planes ? tuning.workgroupSize > 1 : onePass.fields.rowLanes > 1,
+      };
+    }
     this.partials = this.owned.create('partials', this.partition.partialFloats * 4, GPUBufferUsage.STORAGE);
     this.y = this.tensor('y');
   }
@@ -365,18 +378,15 @@ export class Plan {
   }
 
   /**
-   * The one-pass stages' pipeline and workgroups: a workgroup per lane group
-   * (periodic) or per feature (planes); its threads share a lane or a feature
-   * (SHARED_ROWS) where more than one walks it.
+   * A one-pass stage's pipeline; `flag` is the constant a call chooses (the forward's
+   * UPDATE_RUNNING, the backward's BATCH_STATISTICS), so the key stays a short string.
    */
-  private onePassPipeline(o: OnePass, direction: 'forward' | 'backward', constants: Constants): [GPUComputePipeline, number] {
-    const traversal = onePassTraversal(this.view)!;
-    const p = o.partition;
-    const shared = traversal === 'planes' ? this.tuning.workgroupSize > 1 : p.fields.rowLanes > 1;
-    const stage = direction === 'forward' ? this.stages.onePassForward : this.stages.onePassBackward;
-    const key = `one-pass ${direction} ${JSON.stringify(constants)}`;
-    const pipeline = this.pipeline(key, () => [stage, `${direction}_${traversal}`, { ...constants, SHARED_ROWS: shared, EXACT_SUMS: !this.tuning.contiguousItems }]);
-    return [pipeline, traversal === 'planes' ? p.planeWorkgroups : p.periodicWorkgroups];
+  private onePassPipeline(o: OnePass, direction: 'forward' | 'backward', flag: boolean): GPUComputePipeline {
+    return this.pipeline(`one-pass ${direction} ${flag}`, () => {
+      const constants: Constants = direction === 'forward' ? { UPDATE_RUNNING: flag } : { BATCH_STATISTICS: flag, GRAD: true };
+      const stage = direction === 'forward' ? this.stages.onePassForward : this.stages.onePassBackward;
+      return [stage, `${direction}_${o.traversal}`, { ...constants, RELU: this.relu, SHARED_ROWS: o.sharedRows, EXACT_SUMS: !this.tuning.contiguousItems }];
+    });
   }
 
   /** A training forward in one dispatch (one-pass-forward.wgsl), folding into the running statistics where `running`. */
@@ -389,8 +399,7 @@ export class Plan {
         feature: { buffer: b.feature }, out4: { buffer: this.y },
       });
     });
-    const [pipeline, workgroups] = this.onePassPipeline(o, 'forward', { UPDATE_RUNNING: running, RELU: this.relu });
-    dispatch(this.device, pass, pipeline, group, workgroups);
+    dispatch(this.device, pass, this.onePassPipeline(o, 'forward', running), group, o.workgroups);
   }
 
   /** A backward in one dispatch (one-pass-backward.wgsl), through batch statistics or running ones. */
@@ -404,8 +413,7 @@ export class Plan {
         out4: { buffer: this.dx }, y4: this.relu ? { buffer: this.y } : x4, // y for the ReLU's mask; x stands in
       });
     });
-    const [pipeline, workgroups] = this.onePassPipeline(o, 'backward', { BATCH_STATISTICS: batchStatistics, GRAD: true, RELU: this.relu });
-    dispatch(this.device, pass, pipeline, group, workgroups);
+    dispatch(this.device, pass, this.onePassPipeline(o, 'backward', batchStatistics), group, o.workgroups);
   }
 
   /** bn-apply's workgroups, in the partition's traversal. */
