@@ -13,26 +13,16 @@
 @group(0) @binding(7) var<storage, read> beta: array<f32>;
 @group(0) @binding(8) var<storage, read_write> feature: array<f32>;
 
-fn inverseStd(f: u32) -> f32 {
-  return 1.0 / sqrt(runningVar[f] + params.eps);
-}
-
 fn featureConstants(f: u32) -> FeatureConstants {
-  return FeatureConstants(runningMean[f], 0.0, gamma[f] * inverseStd(f), 0.0 + beta[f]);
+  return FeatureConstants(runningMean[f], 0.0, gamma[f] * inverseStd(runningVar[f], false), 0.0 + beta[f]);
 }
 
 // Thread t of the dispatch's `threads` stores features t, t + threads, ...: what
-// bn-finalize's RUNNING mode stores.
+// bn-finalize's RUNNING mode stores (forward-constants.wgsl).
 fn storeConstants(t: u32, threads: u32) {
-  let stride = params.featureStride;
   for (var f = t; f < params.features; f += threads) {
-    let invstd = inverseStd(f);
-    feature[PIVOT * stride + f] = runningMean[f];
-    feature[MEAN_DELTA * stride + f] = 0.0;
-    feature[MEAN * stride + f] = runningMean[f];
-    feature[INVSTD * stride + f] = invstd;
-    feature[SCALE * stride + f] = gamma[f] * invstd;
-    feature[SHIFT * stride + f] = 0.0;
+    let invstd = inverseStd(runningVar[f], false);
+    storeForwardConstants(f, runningMean[f], 0.0, runningMean[f], invstd, gamma[f] * invstd, 0.0);
   }
 }
 

@@ -1,6 +1,6 @@
-// A feature's forward constants from its moments, and its running statistics'
-// update: what bn-finalize and the one-pass forward compute alike. The including
-// stage declares `feature`, `runningMean` and `runningVar`.
+// A feature's forward constants from its moments or from the running statistics:
+// what bn-finalize, the one-pass forward and eval's bn-apply (apply-running.wgsl)
+// compute alike. The including stage declares `feature`.
 
 // The batch statistics of one feature: K + (mean - K) and the plain mean, and the
 // biased variance.
@@ -52,14 +52,4 @@ fn storeForwardConstants(f: u32, pivot: f32, meanDelta: f32, mean: f32, invstd: 
   setFeature(INVSTD, f, invstd);
   setFeature(SCALE, f, scale);
   setFeature(SHIFT, f, shift);
-}
-
-// Folds a batch's mean and variance (of `count` values) into the running
-// statistics; `batches` is numBatchesTracked with this batch counted. Momentum
-// null: a cumulative average, factor 1 / numBatchesTracked.
-fn updateRunning(f: u32, mean: f32, variance: f32, count: f32, batches: u32) {
-  let factor = select(params.momentum, 1.0 / f32(batches), params.cumulative != 0u);
-  let correction = select(1.0, count / (count - 1.0), params.unbiased != 0u);
-  runningMean[f] = (1.0 - factor) * runningMean[f] + factor * mean;
-  runningVar[f] = (1.0 - factor) * runningVar[f] + factor * variance * correction;
 }

@@ -16,6 +16,7 @@ import statsPartial from '../../shaders/batchnorm/stats-partial.wgsl?raw';
 import statsSums from '../../shaders/batchnorm/stats-sums.wgsl?raw';
 import stats from '../../shaders/batchnorm/stats.wgsl?raw';
 import forwardConstants from '../../shaders/batchnorm/forward-constants.wgsl?raw';
+import runningUpdate from '../../shaders/batchnorm/running-update.wgsl?raw';
 import finalize from '../../shaders/batchnorm/finalize.wgsl?raw';
 import applyTransform from '../../shaders/batchnorm/apply-transform.wgsl?raw';
 import apply from '../../shaders/batchnorm/apply.wgsl?raw';
@@ -71,7 +72,8 @@ const DY = [tensorDy, tensorDyScalar];
  * partial-slots.wgsl (where partials are stored) where it stores them, and
  * stats-partial.wgsl (the tree's Partial) and stats-sums.wgsl (a thread's sums) for
  * the statistics, grad-sums.wgsl for the gradients; forward-constants.wgsl and
- * grad-constants.wgsl where it finishes a feature; apply-transform.wgsl where it
+ * grad-constants.wgsl where it finishes a feature (running-update.wgsl where it
+ * folds the batch into the running statistics); apply-transform.wgsl where it
  * writes y or dx (the one-pass stages: with one-pass-write.wgsl); then its own file (bn-apply: after the file that gives its
  * constants, apply-constants.wgsl or apply-running.wgsl; bn-grad-reduce: and its
  * masked-dy stores for the storage). One module per stage and storage: binding
@@ -83,14 +85,14 @@ function stagesFor(storage: 'float32' | HalfPath) {
   const tensors = (...files: string[]) => [...PRELUDE, ...types, ...files];
   return {
     stats: stageSource(`batchnorm stats${suffix}`, ...tensors(...X, reduce, partialSlots, statsPartial, statsSums, stats)),
-    finalize: stageSource(`batchnorm finalize${suffix}`, ...tensors(reduce, statsPartial, forwardConstants, finalize)),
+    finalize: stageSource(`batchnorm finalize${suffix}`, ...tensors(reduce, statsPartial, forwardConstants, runningUpdate, finalize)),
     apply: stageSource(`batchnorm apply${suffix}`, ...tensors(...X, ...DY, applyConstants, applyTransform, apply)),
     /** Eval in one pass: bn-apply with the constants from the running statistics (apply-running.wgsl). */
-    applyRunning: stageSource(`batchnorm apply running${suffix}`, ...tensors(...X, applyRunning, applyTransform, apply)),
+    applyRunning: stageSource(`batchnorm apply running${suffix}`, ...tensors(...X, forwardConstants, applyRunning, applyTransform, apply)),
     gradReduce: stageSource(`batchnorm grad reduce${suffix}`, ...tensors(...X, ...DY, reduce, partialSlots, gradSums, gradReduce, storage === 'float32' ? maskF32 : maskF16)),
     gradFinalize: stageSource('batchnorm grad finalize', ...PRELUDE, reduce, gradConstants, gradFinalize),
     /** A training forward of a small tensor in one dispatch (one-pass-forward.wgsl). */
-    onePassForward: stageSource(`batchnorm one-pass forward${suffix}`, ...tensors(tensorX, reduce, statsPartial, statsSums, forwardConstants, applyTransform, onePassWrite, onePassForward)),
+    onePassForward: stageSource(`batchnorm one-pass forward${suffix}`, ...tensors(tensorX, reduce, statsPartial, statsSums, forwardConstants, runningUpdate, applyTransform, onePassWrite, onePassForward)),
     /** Its backward in one dispatch (one-pass-backward.wgsl). */
     onePassBackward: stageSource(`batchnorm one-pass backward${suffix}`, ...tensors(tensorX, tensorDy, reduce, gradSums, gradConstants, applyTransform, onePassWrite, onePassBackward)),
     merge: stageSource('batchnorm merge', compensated, merge),
